@@ -1,0 +1,390 @@
+"""The strict YAML loader and the canonical dumper.
+
+One loader for CLI, CI and runtime. It builds documents straight from libyaml's
+event stream, so that the checks PyYAML lacks happen before anything is
+composed: aliases and anchors are refused on sight (no billion laughs), depth
+is bounded with an explicit stack (libyaml's composer crashes near 30,000
+levels), tags outside the JSON-compatible core are refused, duplicate and
+non-string keys are errors, and plain scalars resolve as YAML 1.2 core says
+(`no`, `on`, `012`, `1_000` are not booleans or octals). See FACTS.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from typing import Any
+
+import yaml
+
+from .errors import EntrySyntaxError
+
+try:  # libyaml's parser; the pure one gives the same events, slower
+    from yaml import CSafeDumper as _BaseDumper
+    from yaml import CSafeLoader as _EventLoader
+except ImportError:  # pragma: no cover - libyaml is present wherever CI runs
+    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _EventLoader  # type: ignore[assignment]
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 64
+
+Position = tuple[int, int]
+Path = tuple[str | int, ...]
+
+_CORE = "tag:yaml.org,2002:"
+_NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
+_TRUE = re.compile(r"(?:true|True|TRUE)\Z")
+_FALSE = re.compile(r"(?:false|False|FALSE)\Z")
+_INT10 = re.compile(r"[-+]?[0-9]+\Z")
+_INT8 = re.compile(r"0o[0-7]+\Z")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
+
+# C0/C1 controls other than LF, DEL, bidi controls, BOM, and tab (YAML's
+# indentation trap, reported on its own).
+_BAD_CHAR = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\t]"
+)
+_CHAR_NAMES = {
+    "\t": "tab character (indent with spaces)",
+    "\r": "carriage return (use LF line endings)",
+    "\x00": "NUL byte",
+    "\ufeff": "byte order mark (save as UTF-8 without BOM)",
+}
+
+
+def _char_problem(ch: str) -> str:
+    if ch in _CHAR_NAMES:
+        return _CHAR_NAMES[ch]
+    name = unicodedata.name(ch, "")
+    if unicodedata.bidirectional(ch) in {
+        "LRE",
+        "RLE",
+        "LRO",
+        "RLO",
+        "PDF",
+        "LRI",
+        "RLI",
+        "FSI",
+        "PDI",
+        "LRM",
+        "RLM",
+        "ALM",
+    }:
+        return f"bidirectional control character U+{ord(ch):04X} {name}".rstrip()
+    return f"control character U+{ord(ch):04X} {name}".rstrip()
+
+
+def _line_col(text: str, index: int) -> Position:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def _decode(data: bytes | str, source: str | None) -> str:
+    if isinstance(data, str):
+        text = data
+    else:
+        if len(data) > MAX_BYTES:
+            raise EntrySyntaxError(
+                f"file is {len(data)} bytes, over the limit of {MAX_BYTES}", source
+            )
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise EntrySyntaxError(_CHAR_NAMES["\ufeff"], source, 1, 1)
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise EntrySyntaxError("UTF-16 text (save as UTF-8)", source, 1, 1)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line, column = _line_col(data[: exc.start].decode("utf-8", "replace"), exc.start)
+            raise EntrySyntaxError(
+                f"not UTF-8: byte 0x{data[exc.start]:02x} (save the file as UTF-8)",
+                source,
+                line,
+                column,
+            ) from None
+    if len(text) > MAX_BYTES:
+        raise EntrySyntaxError(f"document is over the limit of {MAX_BYTES} characters", source)
+    bad = _BAD_CHAR.search(text)
+    if bad:
+        line, column = _line_col(text, bad.start())
+        raise EntrySyntaxError(_char_problem(bad.group()), source, line, column)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        nfc = unicodedata.normalize("NFC", text)
+        index = next(
+            (i for i, (a, b) in enumerate(zip(text, nfc, strict=False)) if a != b),
+            min(len(text), len(nfc)),
+        )
+        line, column = _line_col(text, index)
+        raise EntrySyntaxError(
+            "text is not in Unicode NFC form (normalize it)", source, line, column
+        )
+    return text
+
+
+def _resolve_plain(value: str) -> Any:
+    """Resolve a plain scalar as the YAML 1.2 core schema does."""
+    if _NULL.match(value):
+        return None
+    if _TRUE.match(value):
+        return True
+    if _FALSE.match(value):
+        return False
+    if _INT10.match(value):
+        if len(value) > 400:
+            raise ValueError(f"integer of {len(value.lstrip('+-'))} digits is too large")
+        return int(value, 10)
+    if _INT8.match(value):
+        return int(value[2:], 8)
+    if _INT16.match(value):
+        return int(value[2:], 16)
+    if _FLOAT.match(value):
+        number = float(value)
+        if math.isinf(number):
+            raise ValueError(f"{value} is too large for a float")
+        return number
+    if _SPECIAL_FLOAT.match(value):
+        raise ValueError(f"{value} is not a number JSON can hold")
+    return value
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+
+
+def _scalar(event: Any) -> Any:
+    tag = event.tag
+    value = event.value
+    if tag is None or tag == "!":
+        if event.implicit[0] and tag is None:
+            return _resolve_plain(value)
+        if tag == "!":
+            raise _TagError(tag)
+        return value
+    name = tag[len(_CORE) :] if tag.startswith(_CORE) else None
+    if name == "str":
+        return value
+    if name in {"int", "float", "bool", "null"}:
+        resolved: Any = _resolve_plain(value)
+        kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "null": (type(None),)}
+        if isinstance(resolved, bool) != (name == "bool") or not isinstance(resolved, kinds[name]):
+            raise ValueError(f"{value!r} is not a valid {_short_tag(tag)}")
+        return float(resolved) if name == "float" else resolved
+    raise _TagError(tag)
+
+
+class _TagError(Exception):
+    def __init__(self, tag: str) -> None:
+        super().__init__(
+            f"tag {_short_tag(tag)} is not allowed"
+            " (only plain data: str, int, float, bool, null, lists, mappings)"
+        )
+
+
+def _error_at(problem: str, source: str | None, mark: Any) -> EntrySyntaxError:
+    if mark is None:
+        return EntrySyntaxError(problem, source)
+    return EntrySyntaxError(problem, source, mark.line + 1, mark.column + 1)
+
+
+def _build(text: str, source: str | None, positions: dict[Path, Position] | None) -> Any:
+    # Each frame: [container, path, pending key or _NO_KEY, key marks]
+    stack: list[list[Any]] = []
+    root: Any = None
+    documents = 0
+    no_key = _NO_KEY
+    events: Any = yaml.parse(text, Loader=_EventLoader)
+    try:
+        for event in events:
+            kind = type(event)
+            if (
+                kind is yaml.ScalarEvent
+                or kind is yaml.MappingStartEvent
+                or kind is yaml.SequenceStartEvent
+            ):
+                if event.anchor is not None:
+                    raise _error_at(
+                        f"anchor &{event.anchor} is not allowed", source, event.start_mark
+                    )
+                frame = stack[-1] if stack else None
+                if frame is not None and isinstance(frame[0], dict) and frame[2] is no_key:
+                    # this node is a key
+                    if kind is not yaml.ScalarEvent:
+                        raise _error_at("mapping keys must be strings", source, event.start_mark)
+                    if event.tag is None and event.implicit[0] and event.value == "<<":
+                        raise _error_at("merge keys (<<) are not allowed", source, event.start_mark)
+                    try:
+                        key = _scalar(event)
+                    except _TagError as exc:
+                        raise _error_at(str(exc), source, event.start_mark) from None
+                    except ValueError as exc:
+                        raise _error_at(str(exc), source, event.start_mark) from None
+                    if not isinstance(key, str):
+                        raise _error_at(
+                            f"mapping key {event.value} is not a string (quote it)",
+                            source,
+                            event.start_mark,
+                        )
+                    if key in frame[0]:
+                        first = frame[3].get(key)
+                        hint = f" (first at line {first[0]})" if first else ""
+                        raise _error_at(f"duplicate key {key!r}{hint}", source, event.start_mark)
+                    frame[2] = key
+                    frame[3][key] = (event.start_mark.line + 1, event.start_mark.column + 1)
+                    continue
+                if frame is None:
+                    path: Path = ()
+                elif isinstance(frame[0], dict):
+                    path = (*frame[1], frame[2])
+                else:
+                    path = (*frame[1], len(frame[0]))
+                if positions is not None:
+                    positions[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
+                if kind is yaml.ScalarEvent:
+                    try:
+                        value = _scalar(event)
+                    except _TagError as exc:
+                        raise _error_at(str(exc), source, event.start_mark) from None
+                    except ValueError as exc:
+                        raise _error_at(str(exc), source, event.start_mark) from None
+                else:
+                    tag = event.tag
+                    expect = "map" if kind is yaml.MappingStartEvent else "seq"
+                    if tag is not None and tag not in {"!", _CORE + expect}:
+                        raise _error_at(str(_TagError(tag)), source, event.start_mark)
+                    if len(stack) >= MAX_DEPTH:
+                        raise _error_at(
+                            f"nesting deeper than {MAX_DEPTH} levels", source, event.start_mark
+                        )
+                    value = {} if kind is yaml.MappingStartEvent else []
+                if frame is None:
+                    root = value
+                elif isinstance(frame[0], dict):
+                    frame[0][frame[2]] = value
+                    frame[2] = no_key
+                else:
+                    frame[0].append(value)
+                if kind is not yaml.ScalarEvent:
+                    stack.append([value, path, no_key, {}])
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                stack.pop()
+            elif kind is yaml.AliasEvent:
+                raise _error_at(f"alias *{event.anchor} is not allowed", source, event.start_mark)
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _error_at(
+                        "more than one YAML document in the file", source, event.start_mark
+                    )
+    except yaml.MarkedYAMLError as exc:
+        problem = exc.problem or exc.context or "invalid YAML"
+        mark = exc.problem_mark or exc.context_mark
+        raise _error_at(f"invalid YAML: {problem}", source, mark) from None
+    except yaml.YAMLError as exc:
+        raise EntrySyntaxError(f"invalid YAML: {exc}", source) from None
+    except (RecursionError, MemoryError) as exc:
+        raise EntrySyntaxError(f"invalid YAML: {type(exc).__name__}", source) from None
+    if documents == 0:
+        raise EntrySyntaxError("empty file: expected a YAML mapping", source, 1, 1)
+    return root
+
+
+class _NoKey:
+    __slots__ = ()
+
+
+_NO_KEY = _NoKey()
+
+
+def load_yaml(text: bytes | str, source: str | None = None) -> Any:
+    """Parse one strict YAML document; raise EntrySyntaxError with its place."""
+    return _build(_decode(text, source), source, None)
+
+
+def load_yaml_with_positions(
+    text: bytes | str, source: str | None = None
+) -> tuple[Any, dict[Path, Position]]:
+    """Parse like load_yaml, and map each node's path to its (line, column)."""
+    positions: dict[Path, Position] = {}
+    return _build(_decode(text, source), source, positions), positions
+
+
+def load_mapping(text: bytes | str, source: str | None = None) -> dict[str, Any]:
+    """Parse a document that must be a mapping at the top (every entry file is)."""
+    doc = load_yaml(text, source)
+    if not isinstance(doc, dict):
+        kind = "a list" if isinstance(doc, list) else "a scalar" if doc is not None else "empty"
+        raise EntrySyntaxError(f"expected a mapping at the top, found {kind}", source, 1, 1)
+    return doc
+
+
+def position_of(positions: dict[Path, Position], path: Path) -> Position | None:
+    """The place of the deepest existing node on path (the node itself, or its parent)."""
+    probe = tuple(path)
+    while True:
+        if probe in positions:
+            return positions[probe]
+        if not probe:
+            return None
+        probe = probe[:-1]
+
+
+# --- canonical dump -----------------------------------------------------------
+
+
+class _CanonicalDumper(_BaseDumper):
+    """Quote every string that YAML 1.1 or YAML 1.2 would read as something else."""
+
+
+for _tag, _regexp, _first in (
+    ("int", re.compile(r"^(?:0o[0-7]+|0x[0-9a-fA-F]+|[-+]?[0-9]+)$"), list("-+0123456789")),
+    (
+        "float",
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+.0123456789"),
+    ),
+    ("bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    ("null", re.compile(r"^(?:~|null|Null|NULL)$"), ["~", "n", "N"]),
+):
+    _CanonicalDumper.add_implicit_resolver(_CORE + _tag, _regexp, _first)
+
+
+def _represent_str(dumper: Any, value: str) -> Any:
+    if "\n" in value:
+        return dumper.represent_scalar(_CORE + "str", value, style="|")
+    return dumper.represent_scalar(_CORE + "str", value)
+
+
+_CanonicalDumper.add_representer(str, _represent_str)
+
+
+def canonical_order(doc: Any, top: bool = True) -> Any:
+    """Order keys: `id` first at the top, then sorted; recursively."""
+    if isinstance(doc, dict):
+        keys = sorted(doc)
+        if top and "id" in doc:
+            keys.remove("id")
+            keys.insert(0, "id")
+        return {k: canonical_order(doc[k], False) for k in keys}
+    if isinstance(doc, list):
+        return [canonical_order(v, False) for v in doc]
+    return doc
+
+
+def dump_yaml(doc: Any) -> str:
+    """Dump in the canonical form: stable key order, block style, UTF-8 text."""
+    text: str = yaml.dump(
+        canonical_order(doc),
+        Dumper=_CanonicalDumper,
+        allow_unicode=True,
+        default_flow_style=False,
+        sort_keys=False,
+        width=4096,
+        indent=2,
+    )
+    return text
