@@ -172,8 +172,12 @@ def _scalar(event: Any) -> Any:
         kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "null": (type(None),)}
         if isinstance(resolved, bool) != (name == "bool") or not isinstance(resolved, kinds[name]):
             raise ValueError(f"{value!r} is not a valid {_short_tag(tag)}")
-        return float(resolved) if name == "float" else resolved
+        return _as_float(resolved) if name == "float" else resolved
     raise _TagError(tag)
+
+
+def _as_float(value: Any) -> float:
+    return float(value)
 
 
 class _TagError(Exception):
