@@ -126,9 +126,7 @@ class EntrySyntaxError(CheckFailed, ValueError):
 class RegistryError(CheckFailed):
     """schemas/libraries.yaml or a schema is broken."""
 
-    def __init__(
-        self, problem: str, path: str, line: int | None = None, column: int | None = None
-    ) -> None:
+    def __init__(self, problem: str, path: str, line: int | None = None, column: int | None = None) -> None:
         self.problem = problem
         self.path = path
         self.line = line

@@ -89,9 +89,7 @@ def _decode(data: bytes | str, source: str | None) -> str:
         text = data
     else:
         if len(data) > MAX_BYTES:
-            raise EntrySyntaxError(
-                f"file is {len(data)} bytes, over the limit of {MAX_BYTES}", source
-            )
+            raise EntrySyntaxError(f"file is {len(data)} bytes, over the limit of {MAX_BYTES}", source)
         if data.startswith(b"\xef\xbb\xbf"):
             raise EntrySyntaxError(_CHAR_NAMES["\ufeff"], source, 1, 1)
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -119,9 +117,7 @@ def _decode(data: bytes | str, source: str | None) -> str:
             min(len(text), len(nfc)),
         )
         line, column = _line_col(text, index)
-        raise EntrySyntaxError(
-            "text is not in Unicode NFC form (normalize it)", source, line, column
-        )
+        raise EntrySyntaxError("text is not in Unicode NFC form (normalize it)", source, line, column)
     return text
 
 
@@ -169,7 +165,12 @@ def _scalar(event: Any) -> Any:
         return value
     if name in {"int", "float", "bool", "null"}:
         resolved: Any = _resolve_plain(value)
-        kinds: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "null": (type(None),)}
+        kinds: dict[str, tuple[type, ...]] = {
+            "int": (int,),
+            "float": (int, float),
+            "bool": (bool,),
+            "null": (type(None),),
+        }
         if isinstance(resolved, bool) != (name == "bool") or not isinstance(resolved, kinds[name]):
             raise ValueError(f"{value!r} is not a valid {_short_tag(tag)}")
         return _as_float(resolved) if name == "float" else resolved
@@ -204,15 +205,9 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
     try:
         for event in events:
             kind = type(event)
-            if (
-                kind is yaml.ScalarEvent
-                or kind is yaml.MappingStartEvent
-                or kind is yaml.SequenceStartEvent
-            ):
+            if kind is yaml.ScalarEvent or kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 if event.anchor is not None:
-                    raise _error_at(
-                        f"anchor &{event.anchor} is not allowed", source, event.start_mark
-                    )
+                    raise _error_at(f"anchor &{event.anchor} is not allowed", source, event.start_mark)
                 frame = stack[-1] if stack else None
                 if frame is not None and isinstance(frame[0], dict) and frame[2] is no_key:
                     # this node is a key
@@ -260,9 +255,7 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
                     if tag is not None and tag not in {"!", _CORE + expect}:
                         raise _error_at(str(_TagError(tag)), source, event.start_mark)
                     if len(stack) >= MAX_DEPTH:
-                        raise _error_at(
-                            f"nesting deeper than {MAX_DEPTH} levels", source, event.start_mark
-                        )
+                        raise _error_at(f"nesting deeper than {MAX_DEPTH} levels", source, event.start_mark)
                     value = {} if kind is yaml.MappingStartEvent else []
                 if frame is None:
                     root = value
@@ -280,9 +273,7 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise _error_at(
-                        "more than one YAML document in the file", source, event.start_mark
-                    )
+                    raise _error_at("more than one YAML document in the file", source, event.start_mark)
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         mark = exc.problem_mark or exc.context_mark

@@ -1,0 +1,108 @@
+"""Hermetic git for every test: no system or global config, fixed identity and branch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tooling"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+AUTHOR = ("Test Steward", "steward@example.org")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    home = tmp_path_factory.mktemp("home")
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith("GIT_") or key in {"CANONRY_CACHE", "NO_COLOR", "GITHUB_STEP_SUMMARY"}:
+            del os.environ[key]
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_AUTHOR_NAME": AUTHOR[0],
+            "GIT_AUTHOR_EMAIL": AUTHOR[1],
+            "GIT_COMMITTER_NAME": AUTHOR[0],
+            "GIT_COMMITTER_EMAIL": AUTHOR[1],
+            "GIT_AUTHOR_DATE": "2026-01-15T10:00:00Z",
+            "GIT_COMMITTER_DATE": "2026-01-15T10:00:00Z",
+            "CANONRY_CACHE": str(home / "cache"),
+        }
+    )
+    (home / ".gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[user]\n\tname = Test Steward\n\temail = steward@example.org\n"
+        "[protocol \"file\"]\n\tallow = always\n"
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def git(repo: Path | str, *args: str, input: str | None = None, check: bool = True) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], input=input, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+def copy_reference(dest: Path, with_knowledge: bool = True) -> Path:
+    """A fresh repository with this project's schemas (and knowledge), one commit on main."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "schemas", dest / "schemas")
+    if with_knowledge:
+        shutil.copytree(ROOT / "knowledge", dest / "knowledge")
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "reference knowledge")
+    return dest
+
+
+@pytest.fixture
+def ref_repo(tmp_path: Path) -> Path:
+    """A copy of the reference knowledge repository in a fresh git repository."""
+    return copy_reference(tmp_path / "repo")
+
+
+@pytest.fixture
+def small_repo(tmp_path: Path) -> Path:
+    """The reference schemas with a handful of entries (fast to build, easy to reason about)."""
+    repo = copy_reference(tmp_path / "small", with_knowledge=False)
+    from helpers import write_entry, mapping_entry
+
+    for i, (pattern, code) in enumerate([("steel rebar", "C24"), ("cement plant", "C23"), ("hospital", "Q86")]):
+        write_entry(repo, "mapping", mapping_entry(f"m{i}", pattern, code))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "three mapping entries")
+    return repo
+
+
+def run(args: list[str], cwd: Path | str | None = None, input: str | None = None) -> Any:
+    """Run the CLI the way a user types it; print its output when a test fails."""
+    from click.testing import CliRunner
+
+    from canonry.cli.main import cli
+
+    runner = CliRunner()
+    old = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = runner.invoke(cli, args, input=input, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    print(f"$ canonry {' '.join(args)}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
+    return result

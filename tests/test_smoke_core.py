@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+
+from conftest import git, run
+from helpers import mapping_entry, write_entry, write_text
+
+
+def test_validate_passes_on_clean_repo(small_repo):
+    result = run(["validate", "--repo", str(small_repo)])
+    assert result.exit_code == 0
+    assert "PASS" in result.stdout
+
+
+def test_validate_reports_schema_error_with_line(small_repo):
+    write_text(
+        small_repo,
+        "knowledge/mapping/m0.yaml",
+        (small_repo / "knowledge/mapping/m0.yaml").read_text().replace("sector_code: C24", "sector_code: c24"),
+    )
+    result = run(["validate", "--repo", str(small_repo), "--format", "json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["format"] == "canonry.gate/v1"
+    [finding] = doc["findings"]
+    assert finding["gate"] == "schema" and finding["path"] == "knowledge/mapping/m0.yaml"
+    text = (small_repo / "knowledge/mapping/m0.yaml").read_text().splitlines()
+    assert text[finding["line"] - 1].startswith("sector_code:")
+
+
+def test_gate_between_refs(small_repo):
+    git(small_repo, "checkout", "-q", "-b", "draft/x")
+    write_entry(small_repo, "mapping", mapping_entry("m9", "rebar", "C24"))
+    write_text(small_repo, "knowledge/mapping/bad.yaml", "id: bad\nid: again\n")
+    git(small_repo, "add", "-A")
+    git(small_repo, "commit", "-q", "-m", "draft")
+    result = run(["gate", "--repo", str(small_repo), "--base", "main", "--head", "draft/x"])
+    assert result.exit_code == 1
+    assert "knowledge/mapping/bad.yaml:2:1: error: [yaml] duplicate key 'id'" in result.stdout

@@ -1,0 +1,65 @@
+"""Canonry: organisational knowledge under version control.
+
+The public API: `open`, `load_yaml`, and the errors.
+"""
+
+from .api import Canon, open
+from .entries import Entry, Library
+from .errors import (
+    CanonryError,
+    CheckFailed,
+    ConflictError,
+    CorruptObjectError,
+    DowngradeError,
+    EntrySyntaxError,
+    GatesFailedError,
+    LockFileError,
+    NotARepositoryError,
+    RefMovedError,
+    RegistryError,
+    RemoteError,
+    ShallowCloneError,
+    SignatureError,
+    TagMovedError,
+    UnknownEntryError,
+    UnknownLibraryError,
+    UnknownRefError,
+    UnknownVersionError,
+    UnsupportedRepositoryError,
+    UsageError,
+    VerificationError,
+)
+from .yamlio import dump_yaml, load_yaml
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Canon",
+    "CanonryError",
+    "CheckFailed",
+    "ConflictError",
+    "CorruptObjectError",
+    "DowngradeError",
+    "Entry",
+    "EntrySyntaxError",
+    "GatesFailedError",
+    "Library",
+    "LockFileError",
+    "NotARepositoryError",
+    "RefMovedError",
+    "RegistryError",
+    "RemoteError",
+    "ShallowCloneError",
+    "SignatureError",
+    "TagMovedError",
+    "UnknownEntryError",
+    "UnknownLibraryError",
+    "UnknownRefError",
+    "UnknownVersionError",
+    "UnsupportedRepositoryError",
+    "UsageError",
+    "VerificationError",
+    "dump_yaml",
+    "load_yaml",
+    "open",
+]

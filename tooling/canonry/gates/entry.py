@@ -1,0 +1,175 @@
+"""Per-file checks of the yaml, schema, identity and checks gates, in one pass.
+
+A file is parsed once and its findings are cached by (rules digest, path, blob
+id): re-checking an unchanged entry under unchanged rules costs a lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import jsonschema
+
+from ..entries import _Failure, store_for
+from ..errors import EntrySyntaxError, RegistryError
+from ..registry import ID_RE, LibrarySpec, resolve_function
+from ..repo import BLOB_MODE, COMMIT_MODE, EXEC_MODE, LINK_MODE
+from ..rules import Rules
+from ..states import FileRef, State
+from ..yamlio import Path, load_yaml_with_positions, position_of
+from .findings import ERROR, Finding
+
+CACHE_VERSION = "entry-checks/1"
+
+
+def mode_problem(mode: int) -> str | None:
+    if mode == BLOB_MODE:
+        return None
+    if mode == LINK_MODE:
+        return "symbolic link: entries must be plain files"
+    if mode == COMMIT_MODE:
+        return "submodule: entries must be plain files"
+    if mode == EXEC_MODE:
+        return "executable file: entries must be plain files (chmod -x)"
+    return f"file mode {mode:o}: entries must be plain files (100644)"
+
+
+def check_files(state: State, rules: Rules, spec: LibrarySpec, refs: Iterable[FileRef]) -> list[Finding]:
+    """Findings of the per-file gates for the given files of one library."""
+    refs = list(refs)
+    store = store_for(state.repo)
+    findings: list[Finding] = []
+    todo: list[FileRef] = []
+    keys: dict[str, str] = {}
+    for ref in refs:
+        key = f"{CACHE_VERSION}:{rules.digest}:{spec.name}:{ref.path}:{ref.oid}:{ref.mode:o}"
+        keys[ref.path] = key
+    stored = store.get_results(list(keys.values()))
+    cached = {path: stored[key] for path, key in keys.items() if key in stored}
+    for ref in refs:
+        hit = cached.get(ref.path)
+        if hit is not None:
+            findings.extend(Finding.from_tuple(t) for t in hit)
+        else:
+            todo.append(ref)
+    if not todo:
+        return findings
+    plain = [r for r in todo if r.mode == BLOB_MODE]
+    parsed = store.get_many(((r.path, r) for r in plain), state)
+    checks = _check_functions(spec)
+    try:
+        validator = rules.validator(spec)
+    except RegistryError as exc:
+        validator = None
+        schema_problem: RegistryError | None = exc
+    else:
+        schema_problem = None
+    results = []
+    for ref in todo:
+        found = _check_one(state, spec, ref, parsed.get(ref.oid), validator, checks)
+        if schema_problem is None:  # without its schema a result is incomplete: never cache it
+            results.append((keys[ref.path], [f.as_tuple() for f in found]))
+        findings.extend(found)
+    store.put_results(results)
+    return findings
+
+
+def _check_functions(spec: LibrarySpec) -> list[tuple[str, Callable[..., Any]]]:
+    out = []
+    for name in spec.checks:
+        try:
+            out.append((name, resolve_function(name)))
+        except RegistryError:
+            continue  # reported by the checks gate at library level
+    return out
+
+
+def _check_one(
+    state: State,
+    spec: LibrarySpec,
+    ref: FileRef,
+    parsed: dict[str, Any] | _Failure | None,
+    validator: Any,
+    checks: list[tuple[str, Callable[..., Any]]],
+) -> list[Finding]:
+    lib = spec.name
+    rel = ref.path[len(spec.path) + 1 :]
+    out: list[Finding] = []
+
+    def add(
+        gate: str,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        entry_id: str | None = None,
+    ) -> None:
+        out.append(Finding(ref.path, line, column, gate, ERROR, message, lib, entry_id))
+
+    problem = mode_problem(ref.mode)
+    if problem:
+        add("identity", problem)
+        return out
+    stem = rel.rsplit("/", 1)[-1]
+    if not stem.endswith(".yaml"):
+        add("identity", "stray file: a library folder holds only <id>.yaml entry files")
+        return out
+    stem = stem[: -len(".yaml")]
+    if not ID_RE.fullmatch(stem):
+        add(
+            "identity",
+            f"file name {stem!r} is not a valid id (a-z, 0-9 and '-', at most 63 long)",
+        )
+    elif spec.relative_path(stem) != rel:
+        add(
+            "identity",
+            f"misplaced entry: an entry with id {stem!r} belongs at {spec.entry_path(stem)}",
+        )
+    if isinstance(parsed, _Failure) or parsed is None:
+        if isinstance(parsed, _Failure):
+            e = parsed.error
+            add("yaml", e.problem, e.line, e.column)
+        return out
+    entry_id = parsed.get("id")
+    if entry_id is None:
+        add("identity", "missing field: id", 1, 1)
+    elif entry_id != stem:
+        add("identity", f"id: {entry_id!r} differs from the file name {stem!r}", entry_id=stem)
+    eid = stem
+    positions: dict[Path, tuple[int, int]] | None = None
+
+    def where(path: tuple[Any, ...]) -> tuple[int | None, int | None]:
+        nonlocal positions
+        if positions is None:
+            try:
+                positions = load_yaml_with_positions(state.read(ref), ref.path)[1]
+            except EntrySyntaxError:
+                positions = {}
+        pos = position_of(positions, tuple(path))
+        return pos if pos else (None, None)
+
+    if out and any(f.gate == "identity" and f.message.startswith("id:") for f in out):
+        line, col = where(("id",))
+        out[-1] = Finding(ref.path, line, col, "identity", ERROR, out[-1].message, lib, eid)
+    if validator is not None:
+        for err in sorted(validator.iter_errors(parsed), key=lambda e: [str(p) for p in e.absolute_path]):
+            line, col = where(tuple(err.absolute_path))
+            field = "/".join(str(p) for p in err.absolute_path) or "(entry)"
+            add("schema", f"{field}: {_schema_message(err)}", line, col, eid)
+    for name, func in checks:
+        try:
+            problems = list(func(parsed))
+        except Exception as exc:  # a rule function is outside code: report, never crash
+            add("checks", f"{name} raised {type(exc).__name__}: {exc}", entry_id=eid)
+            continue
+        for path, message in problems:
+            line, col = where(tuple(path))
+            field = "/".join(str(p) for p in path) or "(entry)"
+            add("checks", f"{field}: {message}", line, col, eid)
+    return out
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties" or err.validator == "unevaluatedProperties":
+        return err.message + " (unknown field: check its spelling)"
+    return err.message

@@ -1,0 +1,104 @@
+"""Findings and gate results: what every gate yields and every reporter renders."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    path: str | None
+    line: int | None
+    column: int | None
+    gate: str
+    severity: str
+    message: str
+    library: str | None = None
+    entry_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {
+            k: d[k]
+            for k in (
+                "gate",
+                "severity",
+                "library",
+                "entry_id",
+                "path",
+                "line",
+                "column",
+                "message",
+            )
+        }
+
+    def location(self) -> str:
+        where = self.path or "(repository)"
+        if self.line:
+            where += f":{self.line}"
+            if self.column:
+                where += f":{self.column}"
+        return where
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.path,
+            self.line,
+            self.column,
+            self.gate,
+            self.severity,
+            self.message,
+            self.library,
+            self.entry_id,
+        )
+
+    @classmethod
+    def from_tuple(cls, t: tuple[Any, ...] | list[Any]) -> Finding:
+        return cls(*t)
+
+
+def _key(f: Finding) -> tuple[Any, ...]:
+    return (f.path or "", f.line or 0, f.column or 0, f.gate, f.severity, f.message)
+
+
+@dataclass
+class GateResult:
+    base: dict[str, Any] | None
+    head: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    gates: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def sort(self) -> None:
+        self.findings = sorted(set(self.findings), key=_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "canonry.gate/v1",
+            "ok": self.ok,
+            "base": self.base,
+            "head": self.head,
+            "gates": list(self.gates),
+            "findings": [f.to_dict() for f in self.findings],
+            "metrics": self.metrics,
+        }

@@ -1,0 +1,12 @@
+"""schema: every entry validates against its library's JSON Schema (2020-12)."""
+
+from __future__ import annotations
+
+from .engine import GateContext
+from .findings import Finding
+
+NAME = "schema"
+
+
+def check(ctx: GateContext) -> list[Finding]:
+    return [f for f in ctx.file_findings() if f.gate == NAME]

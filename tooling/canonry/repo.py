@@ -1,0 +1,573 @@
+"""The one module that touches pygit2 or runs git.
+
+Everything above it sees object ids as hex strings and plain tuples, never
+pygit2 objects, so that every libgit2 quirk has one place to be handled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import FileMode, ObjectType
+
+from .errors import (
+    CorruptObjectError,
+    GitCommandError,
+    NotARepositoryError,
+    RefMovedError,
+    ShallowCloneError,
+    UnknownRefError,
+    UnsupportedRepositoryError,
+)
+
+ZERO_OID = "0" * 40
+BLOB_MODE = int(FileMode.BLOB)
+EXEC_MODE = int(FileMode.BLOB_EXECUTABLE)
+LINK_MODE = int(FileMode.LINK)
+TREE_MODE = int(FileMode.TREE)
+COMMIT_MODE = int(FileMode.COMMIT)
+
+
+@dataclass(frozen=True)
+class TreeItem:
+    name: str
+    oid: str
+    mode: int
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == TREE_MODE
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path that differs between two trees (no rename detection)."""
+
+    status: str  # "A" added, "D" deleted, "M" modified (content or mode)
+    path: str
+    old_oid: str | None
+    new_oid: str | None
+    old_mode: int | None
+    new_mode: int | None
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """Set `name` to `new` only if it is `old` now (None: must not exist / delete)."""
+
+    name: str
+    new: str | None
+    old: str | None
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    oid: str
+    tree: str
+    parents: tuple[str, ...]
+    author: Identity
+    author_time: int
+    committer: Identity
+    commit_time: int
+    message: str
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    oid: str
+    name: str
+    target: str
+    target_type: str
+    tagger: Identity | None
+    tag_time: int | None
+    message: str
+
+
+def _hex(oid: object) -> str:
+    return str(oid)
+
+
+class Repository:
+    """A git repository opened for Canonry: refuses shallow and SHA-256 ones."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, allow_shallow: bool = False):
+        start = os.fspath(path) if path is not None else os.getcwd()
+        found = pygit2.discover_repository(start)
+        if found is None:
+            raise NotARepositoryError(
+                f"not a git repository: {start} (run `canonry init` or pass --repo PATH)"
+            )
+        self._check_object_format(Path(found))
+        try:
+            self.git = pygit2.Repository(found)
+        except pygit2.GitError as exc:
+            raise UnsupportedRepositoryError(f"cannot open repository {found}: {exc}") from None
+        if self.git.is_shallow and not allow_shallow:
+            raise ShallowCloneError(
+                f"{self.describe()} is a shallow clone: gates and history need all of it"
+                " (run `git fetch --unshallow`)"
+            )
+        self.is_shallow = self.git.is_shallow
+
+    @staticmethod
+    def _check_object_format(git_dir: Path) -> None:
+        # pygit2 1.21 cannot open SHA-256 repositories ("unknown object format"):
+        # say so clearly instead of surfacing libgit2's message.
+        config = git_dir / "config"
+        try:
+            text = config.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        if re.search(r"^\s*objectformat\s*=\s*sha256\s*$", text, re.I | re.M):
+            raise UnsupportedRepositoryError(
+                f"{git_dir} uses SHA-256 object ids, which Canonry cannot read yet"
+            )
+
+    # --- where it is -----------------------------------------------------------
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self.git.path)
+
+    @property
+    def workdir(self) -> Path | None:
+        return Path(self.git.workdir) if self.git.workdir else None
+
+    @property
+    def is_bare(self) -> bool:
+        return bool(self.git.is_bare)
+
+    def describe(self) -> str:
+        return str(self.workdir or self.git_dir)
+
+    def cache_dir(self) -> Path:
+        return self.git_dir / "canonry"
+
+    # --- refs --------------------------------------------------------------------
+
+    def ref_target(self, name: str) -> str | None:
+        """The direct target of a ref (a tag object for annotated tags), or None."""
+        try:
+            ref = self.git.references.get(name)
+        except (pygit2.GitError, ValueError):
+            return None
+        if ref is None:
+            return None
+        ref = ref.resolve()
+        return _hex(ref.target)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """Every ref under prefix with its direct target."""
+        out: dict[str, str] = {}
+        for name in self.git.references:
+            if name.startswith(prefix):
+                target = self.ref_target(name)
+                if target is not None:
+                    out[name] = target
+        return out
+
+    def head_branch(self) -> str | None:
+        try:
+            if self.git.head_is_unborn:
+                return self.git.references["HEAD"].target  # type: ignore[return-value]
+            if self.git.head_is_detached:
+                return None
+            return str(self.git.head.name)
+        except pygit2.GitError:
+            return None
+
+    def resolve_commit(self, ref: str) -> str:
+        """The commit a ref, tag, or revision names (tags peeled)."""
+        if not ref or ref.startswith("-") or "\x00" in ref:
+            raise UnknownRefError(ref)
+        try:
+            obj = self.git.revparse_single(ref)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise UnknownRefError(ref) from None
+        return _hex(commit.id)
+
+    def try_resolve_commit(self, ref: str) -> str | None:
+        try:
+            return self.resolve_commit(ref)
+        except UnknownRefError:
+            return None
+
+    def update_ref(self, name: str, new: str, old: str | None, message: str) -> None:
+        """Compare-and-swap one ref: raise RefMovedError if it is not at `old`."""
+        self.update_refs([RefUpdate(name, new, old)], message)
+
+    def update_refs(self, updates: Sequence[RefUpdate], message: str) -> None:
+        """Move several refs all or nothing, each only from its expected old value.
+
+        pygit2's transaction has no expected-old-value check and applies refs one
+        at a time; `git update-ref --stdin` with prepare/commit does both.
+        """
+        if not updates:
+            return
+        lines = ["start"]
+        for u in updates:
+            old = u.old or ZERO_OID
+            if u.new is None:
+                lines.append(f"delete {u.name} {old}")
+            else:
+                lines.append(f"update {u.name} {u.new} {old}")
+        lines += ["prepare", "commit", ""]
+        proc = self.run_git(["update-ref", "--stdin", "-m", message], input="\n".join(lines), check=False)
+        if proc.returncode != 0:
+            for u in updates:
+                actual = self.ref_target(u.name)
+                if actual != u.old:
+                    raise RefMovedError(u.name, u.old, actual)
+            raise GitCommandError(f"git update-ref failed: {proc.stderr.strip()}")
+
+    # --- objects -----------------------------------------------------------------
+
+    def _object(self, oid: str) -> pygit2.Object:
+        try:
+            return self.git[oid]
+        except (KeyError, ValueError):
+            raise CorruptObjectError(f"object {oid} is missing from {self.describe()}") from None
+
+    def commit(self, ref_or_oid: str) -> CommitInfo:
+        oid = ref_or_oid if _is_oid(ref_or_oid) else self.resolve_commit(ref_or_oid)
+        c = self._object(oid)
+        if not isinstance(c, pygit2.Commit):
+            raise UnknownRefError(ref_or_oid, "not a commit")
+        return CommitInfo(
+            oid=_hex(c.id),
+            tree=_hex(c.tree_id),
+            parents=tuple(_hex(p) for p in c.parent_ids),
+            author=Identity(c.author.name, c.author.email),
+            author_time=c.author.time,
+            committer=Identity(c.committer.name, c.committer.email),
+            commit_time=c.committer.time,
+            message=c.message,
+        )
+
+    def tree_of(self, commit: str) -> str:
+        obj = self._object(commit)
+        c = obj.peel(pygit2.Commit) if isinstance(obj, pygit2.Tag) else obj
+        if not isinstance(c, pygit2.Commit):
+            raise UnknownRefError(commit, "not a commit")
+        return _hex(c.tree_id)
+
+    def subtree(self, tree: str, path: str) -> str | None:
+        """The id of the tree at path inside tree, or None when there is none."""
+        t = self._object(tree)
+        assert isinstance(t, pygit2.Tree)
+        if not path or path == ".":
+            return tree
+        try:
+            entry = t[path]
+        except KeyError:
+            return None
+        return _hex(entry.id) if entry.filemode == FileMode.TREE else None
+
+    def entry_at(self, tree: str, path: str) -> TreeItem | None:
+        """The tree item at path (blob, tree, link, submodule), or None."""
+        t = self._object(tree)
+        assert isinstance(t, pygit2.Tree)
+        try:
+            entry = t[path]
+        except KeyError:
+            return None
+        return TreeItem(entry.name or "", _hex(entry.id), int(entry.filemode))
+
+    def list_tree(self, tree: str) -> list[TreeItem]:
+        t = self._object(tree)
+        if not isinstance(t, pygit2.Tree):
+            raise CorruptObjectError(f"object {tree} is not a tree")
+        return [TreeItem(e.name or "", _hex(e.id), int(e.filemode)) for e in t]
+
+    def walk_tree(self, tree: str, prefix: str = "") -> Iterator[tuple[str, TreeItem]]:
+        """Every non-tree item below tree, with its path relative to tree."""
+        for item in self.list_tree(tree):
+            path = f"{prefix}{item.name}"
+            if item.is_tree:
+                yield from self.walk_tree(item.oid, path + "/")
+            else:
+                yield path, item
+
+    def read_blob(self, oid: str) -> bytes:
+        b = self._object(oid)
+        if not isinstance(b, pygit2.Blob):
+            raise CorruptObjectError(f"object {oid} is not a blob")
+        return bytes(b.data)
+
+    def blob_size(self, oid: str) -> int:
+        try:
+            _type, size = self.git.odb.read_header(oid)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise CorruptObjectError(f"object {oid} is missing") from None
+        return int(size)
+
+    def has_object(self, oid: str) -> bool:
+        try:
+            return oid in self.git.odb
+        except (ValueError, pygit2.GitError):
+            return False
+
+    def diff_trees(self, old_tree: str | None, new_tree: str | None) -> list[Change]:
+        """Paths that differ between two trees; cost follows the change."""
+        if old_tree == new_tree:
+            return []
+        a = self._object(old_tree) if old_tree else None
+        b = self._object(new_tree) if new_tree else None
+        if a is None and b is None:
+            return []
+        if a is None:
+            assert isinstance(b, pygit2.Tree)
+            return [Change("A", p, None, i.oid, None, i.mode) for p, i in self.walk_tree(_hex(b.id))]
+        if b is None:
+            assert isinstance(a, pygit2.Tree)
+            return [Change("D", p, i.oid, None, i.mode, None) for p, i in self.walk_tree(_hex(a.id))]
+        assert isinstance(a, pygit2.Tree) and isinstance(b, pygit2.Tree)
+        out: list[Change] = []
+        # Iterate deltas, not patches: patches would compute text diffs.
+        for d in a.diff_to_tree(b).deltas:
+            status = {"A": "A", "D": "D"}.get(d.status_char(), "M")
+            old_oid = None if status == "A" else _hex(d.old_file.id)
+            new_oid = None if status == "D" else _hex(d.new_file.id)
+            out.append(
+                Change(
+                    status,
+                    d.new_file.path if status != "D" else d.old_file.path,
+                    old_oid,
+                    new_oid,
+                    None if status == "A" else int(d.old_file.mode),
+                    None if status == "D" else int(d.new_file.mode),
+                )
+            )
+        return out
+
+    # --- writing -------------------------------------------------------------------
+
+    def write_blob(self, data: bytes) -> str:
+        return _hex(self.git.create_blob(data))
+
+    def write_tree(self, base_tree: str | None, changes: dict[str, bytes | None]) -> str:
+        """A new tree: base_tree with each path set to bytes (a 100644 blob) or removed.
+
+        Only the subtrees on changed paths are rewritten (TreeBuilder per level).
+        """
+        nested: dict[str, object] = {}
+        for path, data in changes.items():
+            parts = [p for p in path.split("/") if p]
+            if not parts or any(p in {".", ".."} for p in parts):
+                raise ValueError(f"bad path: {path!r}")
+            node = nested
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    raise ValueError(f"path {path!r} goes through a file")
+                node = child
+            node[parts[-1]] = data
+        result = self._write_level(base_tree, nested)
+        return result or _hex(self.git.TreeBuilder().write())
+
+    def _write_level(self, tree: str | None, changes: dict[str, object]) -> str | None:
+        base = self._object(tree) if tree else None
+        if base is not None and not isinstance(base, pygit2.Tree):
+            raise CorruptObjectError(f"object {tree} is not a tree")
+        builder = self.git.TreeBuilder(base) if base is not None else self.git.TreeBuilder()
+        for name, change in changes.items():
+            existing = builder.get(name)
+            if isinstance(change, dict):
+                sub = (
+                    _hex(existing.id) if existing is not None and existing.filemode == FileMode.TREE else None
+                )
+                new_sub = self._write_level(sub, change)
+                if new_sub is None:
+                    if existing is not None:
+                        builder.remove(name)
+                else:
+                    builder.insert(name, pygit2.Oid(hex=new_sub), FileMode.TREE)
+            elif change is None:
+                if existing is not None:
+                    builder.remove(name)
+            else:
+                assert isinstance(change, bytes)
+                builder.insert(name, self.git.create_blob(change), FileMode.BLOB)
+        if len(builder) == 0:
+            return None
+        return _hex(builder.write())
+
+    def create_commit(
+        self,
+        tree: str,
+        parents: Sequence[str],
+        message: str,
+        author: Identity,
+        committer: Identity | None = None,
+        when: int | None = None,
+    ) -> str:
+        """Write a commit object; no ref moves (use update_refs for that)."""
+        t = int(time.time()) if when is None else when
+        a = pygit2.Signature(author.name, author.email, t, 0)
+        c = pygit2.Signature((committer or author).name, (committer or author).email, t, 0)
+        oid = self.git.create_commit(
+            None, a, c, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
+        )
+        return _hex(oid)
+
+    def create_tag_object(
+        self, name: str, target: str, message: str, tagger: Identity, when: int | None = None
+    ) -> str:
+        """Write an annotated tag object without creating its ref."""
+        t = int(time.time()) if when is None else when
+        raw = (
+            f"object {target}\ntype commit\ntag {name}\n"
+            f"tagger {tagger.name} <{tagger.email}> {t} +0000\n\n{message}"
+        )
+        if not raw.endswith("\n"):
+            raw += "\n"
+        return _hex(self.git.odb.write(ObjectType.TAG, raw.encode("utf-8")))
+
+    def write_raw_tag(self, raw: bytes) -> str:
+        return _hex(self.git.odb.write(ObjectType.TAG, raw))
+
+    def tag(self, oid: str) -> TagInfo | None:
+        """The annotated tag object oid, or None when oid is not a tag object."""
+        obj = self._object(oid)
+        if not isinstance(obj, pygit2.Tag):
+            return None
+        tagger = obj.tagger
+        return TagInfo(
+            oid=oid,
+            name=obj.name or "",
+            target=_hex(obj.target),
+            target_type=obj.get_object().type_str,
+            tagger=Identity(tagger.name, tagger.email) if tagger else None,
+            tag_time=tagger.time if tagger else None,
+            message=obj.message or "",
+        )
+
+    def raw_object(self, oid: str) -> bytes:
+        return bytes(self._object(oid).read_raw())
+
+    # --- history -------------------------------------------------------------------
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        if ancestor == descendant:
+            return True
+        return bool(self.git.descendant_of(pygit2.Oid(hex=descendant), pygit2.Oid(hex=ancestor)))
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        base = self.git.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return _hex(base) if base else None
+
+    def walk(self, head: str, hide: Sequence[str] = (), topo: bool = True) -> Iterator[CommitInfo]:
+        """Commits reachable from head and not from hide, newest first."""
+        mode = (
+            pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+            if topo
+            else pygit2.enums.SortMode.TIME
+        )
+        walker = self.git.walk(pygit2.Oid(hex=head), mode)
+        for h in hide:
+            walker.hide(pygit2.Oid(hex=h))
+        for c in walker:
+            yield self.commit(_hex(c.id))
+
+    def count_between(self, a: str, b: str) -> tuple[int, int]:
+        """(ahead, behind) of b relative to a."""
+        ahead, behind = self.git.ahead_behind(pygit2.Oid(hex=b), pygit2.Oid(hex=a))
+        return int(ahead), int(behind)
+
+    # --- notes ---------------------------------------------------------------------
+
+    def read_note(self, notes_ref: str, target: str) -> str | None:
+        try:
+            note = self.git.lookup_note(target, notes_ref)
+        except (KeyError, pygit2.GitError):
+            return None
+        return str(note.message)
+
+    def notes(self, notes_ref: str) -> dict[str, str]:
+        """{annotated object id: note text} for every note under notes_ref."""
+        if self.ref_target(notes_ref) is None:
+            return {}
+        out: dict[str, str] = {}
+        for note in self.git.notes(notes_ref):  # type: ignore[call-arg]
+            out[_hex(note.annotated_id)] = str(note.message)
+        return out
+
+    def write_note(self, notes_ref: str, target: str, text: str, author: Identity, message: str) -> None:
+        """Set the note on target under notes_ref, compare-and-swap on the notes ref."""
+        old = self.ref_target(notes_ref)
+        base_tree = self.commit(old).tree if old else None
+        # Notes trees may be fanned out by git; replace any existing note for target.
+        existing = None
+        if base_tree:
+            for path, _item in self.walk_tree(base_tree):
+                if path.replace("/", "") == target:
+                    existing = path
+                    break
+        changes: dict[str, bytes | None] = {}
+        if existing and existing != target:
+            changes[existing] = None
+        changes[target] = text.encode("utf-8")
+        tree = self.write_tree(base_tree, changes)
+        commit = self.create_commit(tree, [old] if old else [], message, author)
+        self.update_refs([RefUpdate(notes_ref, commit, old)], message)
+
+    # --- plain git -----------------------------------------------------------------
+
+    def run_git(
+        self,
+        args: Sequence[str],
+        input: str | bytes | None = None,
+        check: bool = True,
+        timeout: float | None = 600,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run git on this repository (for what pygit2 lacks: atomic push, verify-tag)."""
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.setdefault("GIT_TERMINAL_PROMPT", "0")
+        cmd = ["git", f"--git-dir={self.git_dir}"]
+        if self.workdir:
+            cmd.append(f"--work-tree={self.workdir}")
+        try:
+            proc = subprocess.run(
+                [*cmd, *args],
+                input=input.decode() if isinstance(input, bytes) else input,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=full_env,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitCommandError(f"git {' '.join(args[:2])} timed out") from None
+        except FileNotFoundError:
+            raise GitCommandError("git is not installed (Canonry needs the git command)") from None
+        if check and proc.returncode != 0:
+            raise GitCommandError(f"git {' '.join(args[:2])} failed: {proc.stderr.strip()}")
+        return proc
+
+
+def _is_oid(value: str) -> bool:
+    return len(value) == 40 and all(c in "0123456789abcdef" for c in value)
+
+
+def init_repository(path: str | os.PathLike[str], bare: bool = False) -> Repository:
+    """Create (or reuse) a git repository at path with main as its branch."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    if pygit2.discover_repository(str(p)) is None or not (p / ".git").exists() and not bare:
+        pygit2.init_repository(str(p), bare=bare, initial_head="main")
+    return Repository(p)
