@@ -325,6 +325,31 @@ class Library(Mapping[str, Entry]):
         ref = self._lookup(entry_id)
         return ref.oid if ref else None
 
+    def confidence(self, entry_id: str, at: Any = None) -> Any:
+        """The entry's effective confidence and band at a moment (default: now)."""
+        from .confidence import effective_confidence
+        from .rules import load_rules
+
+        policy = load_rules(self.state).require_registry().policy.confidence
+        field = self.spec.confidence_field or "confidence"
+        return effective_confidence(self[entry_id], policy, at, field=field)
+
+    def defaults_for_sector(self, sector_code: str, assumption_type: str | None = None) -> list[Entry]:
+        """Assumption defaults for a sector: its own first, then economy-wide ones (sector_code null).
+
+        An economy-wide default is left out where the sector has its own of the same type.
+        """
+        entries = self.load().values()
+        typed = [e for e in entries if assumption_type is None or e.get("assumption_type") == assumption_type]
+        own = [e for e in typed if e.get("sector_code") == sector_code]
+        covered = {e.get("assumption_type") for e in own}
+        wide = [e for e in typed if e.get("sector_code") is None and e.get("assumption_type") not in covered]
+
+        def key(e: Entry) -> tuple[str, str]:
+            return (str(e.get("assumption_type")), str(e.get("id")))
+
+        return sorted(own, key=key) + sorted(wide, key=key)
+
     def __repr__(self) -> str:
         where = self.tag or self.state.label
         return f"<Library {self.name} at {where}: {len(self)} entries>"
