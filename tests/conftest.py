@@ -43,7 +43,7 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     )
     (home / ".gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[user]\n\tname = Test Steward\n\temail = steward@example.org\n"
-        "[protocol \"file\"]\n\tallow = always\n"
+        '[protocol "file"]\n\tallow = always\n'
     )
     yield
     os.environ.clear()
@@ -51,9 +51,7 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 def git(repo: Path | str, *args: str, input: str | None = None, check: bool = True) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], input=input, capture_output=True, text=True
-    )
+    proc = subprocess.run(["git", "-C", str(repo), *args], input=input, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
     return proc.stdout.strip()
@@ -81,9 +79,11 @@ def ref_repo(tmp_path: Path) -> Path:
 def small_repo(tmp_path: Path) -> Path:
     """The reference schemas with a handful of entries (fast to build, easy to reason about)."""
     repo = copy_reference(tmp_path / "small", with_knowledge=False)
-    from helpers import write_entry, mapping_entry
+    from helpers import mapping_entry, write_entry
 
-    for i, (pattern, code) in enumerate([("steel rebar", "C24"), ("cement plant", "C23"), ("hospital", "Q86")]):
+    for i, (pattern, code) in enumerate(
+        [("steel rebar", "C24"), ("cement plant", "C23"), ("hospital", "Q86")]
+    ):
         write_entry(repo, "mapping", mapping_entry(f"m{i}", pattern, code))
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "three mapping entries")
@@ -92,9 +92,8 @@ def small_repo(tmp_path: Path) -> Path:
 
 def run(args: list[str], cwd: Path | str | None = None, input: str | None = None) -> Any:
     """Run the CLI the way a user types it; print its output when a test fails."""
-    from click.testing import CliRunner
-
     from canonry.cli.main import cli
+    from click.testing import CliRunner
 
     runner = CliRunner()
     old = os.getcwd()

@@ -17,7 +17,9 @@ COMMON = {
 }
 
 
-def mapping_entry(entry_id: str, pattern: str, code: str, confidence: float = 0.8, **extra: Any) -> dict[str, Any]:
+def mapping_entry(
+    entry_id: str, pattern: str, code: str, confidence: float = 0.8, **extra: Any
+) -> dict[str, Any]:
     return {
         "id": entry_id,
         **COMMON,

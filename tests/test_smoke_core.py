@@ -16,7 +16,9 @@ def test_validate_reports_schema_error_with_line(small_repo):
     write_text(
         small_repo,
         "knowledge/mapping/m0.yaml",
-        (small_repo / "knowledge/mapping/m0.yaml").read_text().replace("sector_code: C24", "sector_code: c24"),
+        (small_repo / "knowledge/mapping/m0.yaml")
+        .read_text()
+        .replace("sector_code: C24", "sector_code: c24"),
     )
     result = run(["validate", "--repo", str(small_repo), "--format", "json"])
     assert result.exit_code == 1
