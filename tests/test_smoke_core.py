@@ -39,3 +39,19 @@ def test_gate_between_refs(small_repo):
     result = run(["gate", "--repo", str(small_repo), "--base", "main", "--head", "draft/x"])
     assert result.exit_code == 1
     assert "knowledge/mapping/bad.yaml:2:1: error: [yaml] duplicate key 'id'" in result.stdout
+
+
+def test_draft_that_changes_a_schema_must_pass_old_and_new_rules(small_repo):
+    git(small_repo, "checkout", "-q", "-b", "draft/tighten")
+    schema_path = small_repo / "schemas/mapping.schema.json"
+    schema = json.loads(schema_path.read_text())
+    schema["properties"]["pattern"]["maxLength"] = 5  # existing "steel rebar" is longer
+    schema_path.write_text(json.dumps(schema, indent=2))
+    git(small_repo, "commit", "-q", "-am", "tighten pattern length")
+    result = run(["gate", "--repo", str(small_repo), "--head", "draft/tighten", "--format", "json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert any(
+        f["gate"] == "schema" and f["path"] == "knowledge/mapping/m0.yaml" and "too long" in f["message"]
+        for f in doc["findings"]
+    )

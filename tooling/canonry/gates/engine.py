@@ -152,7 +152,11 @@ class GateContext:
                     if hit is not None:
                         out.extend(Finding.from_tuple(t) for t in hit)
                         continue
-                refs = [c.new for c in self.changes(spec.path) if c.new is not None]
+                if rules is not self.rules:
+                    # The draft changed the rules: every entry must pass the new ones too.
+                    refs = list(self.head.files(spec.path).values())
+                else:
+                    refs = [c.new for c in self.changes(spec.path) if c.new is not None]
                 found = check_files(self.head, rules, spec, refs)
                 if key is not None and spec.name in rules.validators:
                     store.put_result(key, [f.as_tuple() for f in found])
