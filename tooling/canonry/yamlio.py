@@ -34,6 +34,7 @@ Position = tuple[int, int]
 Path = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
+_MAYBE_TYPED = frozenset("-+0123456789.~nNtTfF")
 _NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
 _TRUE = re.compile(r"(?:true|True|TRUE)\Z")
 _FALSE = re.compile(r"(?:false|False|FALSE)\Z")
@@ -123,6 +124,8 @@ def _decode(data: bytes | str, source: str | None) -> str:
 
 def _resolve_plain(value: str) -> Any:
     """Resolve a plain scalar as the YAML 1.2 core schema does."""
+    if value and value[0] not in _MAYBE_TYPED:
+        return value  # most text: no core type starts with this character
     if _NULL.match(value):
         return None
     if _TRUE.match(value):
