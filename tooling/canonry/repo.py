@@ -6,10 +6,12 @@ pygit2 objects, so that every libgit2 quirk has one place to be handled.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,10 @@ from .errors import (
     UnknownRefError,
     UnsupportedRepositoryError,
 )
+
+# libgit2 caches no tree object over 4 KiB by default, so each path lookup in a
+# 100,000-entry flat folder re-read a ~7 MB tree (~50 ms). Let it keep them.
+pygit2.settings.cache_object_limit(ObjectType.TREE, 64 << 20)
 
 ZERO_OID = "0" * 40
 BLOB_MODE = int(FileMode.BLOB)
@@ -406,6 +412,92 @@ class Repository:
             return None
         return _hex(builder.write())
 
+    def update_tree(self, base_tree: str | None, items: dict[str, tuple[str, int] | None]) -> str:
+        """A new tree: base_tree with each path set to an existing object (oid, mode) or removed.
+
+        Like write_tree, but keeps modes (executables, links) of objects already stored. A
+        folder written where a file was (or the reverse) replaces it.
+        """
+        nested: dict[str, object] = {}
+        for path, item in items.items():
+            parts = [p for p in path.split("/") if p]
+            if not parts or any(p in {".", ".."} for p in parts):
+                raise ValueError(f"bad path: {path!r}")
+            node = nested
+            for part in parts[:-1]:
+                child = node.get(part)
+                if child is None:  # absent, or a file removed to make way for a folder
+                    child = node[part] = {}
+                if not isinstance(child, dict):  # a file set where this folder was
+                    if item is not None:
+                        raise ValueError(f"path {path!r} goes through a file")
+                    break
+                node = child
+            else:
+                if item is not None or not isinstance(node.get(parts[-1]), dict):
+                    node[parts[-1]] = item
+        return self._update_level(base_tree, nested) or _hex(self.git.TreeBuilder().write())
+
+    def _update_level(self, tree: str | None, items: dict[str, object]) -> str | None:
+        base = self._object(tree) if tree else None
+        if base is not None and not isinstance(base, pygit2.Tree):
+            raise CorruptObjectError(f"object {tree} is not a tree")
+        builder = self.git.TreeBuilder(base) if base is not None else self.git.TreeBuilder()
+        for name, item in items.items():
+            existing = builder.get(name)
+            if isinstance(item, dict):
+                # a folder where there was a file replaces the file
+                is_tree = existing is not None and existing.filemode == FileMode.TREE
+                sub = self._update_level(_hex(existing.id) if is_tree else None, item)
+                if sub is None:
+                    if existing is not None:
+                        builder.remove(name)
+                else:
+                    builder.insert(name, pygit2.Oid(hex=sub), FileMode.TREE)
+            elif item is None:
+                if existing is not None:
+                    builder.remove(name)
+            else:
+                assert isinstance(item, tuple)
+                builder.insert(name, pygit2.Oid(hex=item[0]), item[1])
+        return _hex(builder.write()) if len(builder) else None
+
+    def merge_file(
+        self,
+        base: bytes,
+        ours: bytes,
+        theirs: bytes,
+        labels: tuple[str, str, str] = ("ours", "base", "theirs"),
+    ) -> tuple[bytes, bool]:
+        """Three-way text merge of one file with `git merge-file`: (result, clean).
+
+        An unclean result carries diff3-style conflict markers; a file git cannot
+        merge as text (binary) comes back as ours, unclean.
+        """
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="canonry-merge-") as tmp:
+            names = []
+            for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+                target = Path(tmp) / name
+                target.write_bytes(data)
+                names.append(str(target))
+            cmd = ["git", "merge-file", "-p", "--diff3"]
+            for label in labels:
+                cmd += ["-L", label]
+            try:
+                proc = subprocess.run([*cmd, *names], capture_output=True, timeout=600)
+            except subprocess.TimeoutExpired:
+                raise GitCommandError("git merge-file timed out") from None
+            except FileNotFoundError:
+                raise GitCommandError("git is not installed (Canonry needs the git command)") from None
+        # exit status: 0 clean, 1..127 the number of conflicts, above that an error (binary input)
+        if proc.returncode == 0:
+            return proc.stdout, True
+        if 0 < proc.returncode < 128:
+            return proc.stdout, False
+        return ours, False
+
     def create_commit(
         self,
         tree: str,
@@ -525,6 +617,68 @@ class Repository:
         commit = self.create_commit(tree, [old] if old else [], message, author)
         self.update_refs([RefUpdate(notes_ref, commit, old)], message)
 
+    # --- mirrors and signatures (runtime) ------------------------------------------
+
+    def fetch_refspecs(
+        self, url: str, refspecs: Sequence[str], timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """`git fetch URL REFSPEC...` checking every incoming object; packs are kept as packs.
+
+        fetch.unpackLimit=1 keeps fetched objects packed, so a mirror holds no
+        loose objects (see check_object_store); fsckObjects refuses bad objects.
+        """
+        args = [
+            "-c", "fetch.fsckObjects=true", "-c", "fetch.unpackLimit=1", "-c", "gc.auto=0",
+            "fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--", url, *refspecs,
+        ]  # fmt: skip
+        return self.run_git(args, check=False, timeout=timeout)
+
+    def fsck(self, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        """`git fsck --strict` (every object, connectivity, bad tree names like `..`)."""
+        return self.run_git(
+            ["fsck", "--strict", "--no-dangling", "--no-progress"], check=False, timeout=timeout
+        )
+
+    def verify_tag_signature(
+        self, tag_oid: str, allowed_signers: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """`git verify-tag --raw` on a tag object; the signer's trust comes from allowed_signers.
+
+        pygit2 cannot verify signatures (FACTS.md). The raw output lands on stderr.
+        """
+        config = ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}"] if allowed_signers else []
+        return self.run_git([*config, "verify-tag", "--raw", tag_oid], check=False, timeout=timeout)
+
+    def config_value(self, key: str) -> str | None:
+        """A git config value as git sees it for this repository (None when unset)."""
+        proc = self.run_git(["config", "--get", key], check=False, timeout=30)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def check_object_store(self) -> list[str]:
+        """Problems of the object store that libgit2 would not survive: one line each.
+
+        libgit2 1.9.7 spins forever, holding the GIL, on a truncated loose object
+        (libgit2 issue 7342, fixed upstream by PR 7346), so a thread with a timeout
+        cannot bound the read: every loose object is inflated and hashed here, in
+        Python, before libgit2 sees it. A pack is checked against its index's
+        record of the pack's checksum (truncation makes libgit2 report objects as
+        missing). Cost follows the number of loose objects, so use it on mirrors.
+        """
+        objects = self.git_dir / "objects"
+        problems: list[str] = []
+        for fan in sorted(objects.glob("[0-9a-f][0-9a-f]")):
+            for path in sorted(fan.iterdir()):
+                oid = fan.name + path.name
+                if len(oid) == 40:
+                    problem = _loose_object_problem(path, oid)
+                    if problem:
+                        problems.append(f"object {oid}: {problem}")
+        for pack in sorted((objects / "pack").glob("pack-*.pack")):
+            problem = _pack_problem(pack)
+            if problem:
+                problems.append(f"{pack.name}: {problem}")
+        return problems
+
     # --- plain git -----------------------------------------------------------------
 
     def run_git(
@@ -562,6 +716,51 @@ class Repository:
 
 def _is_oid(value: str) -> bool:
     return len(value) == 40 and all(c in "0123456789abcdef" for c in value)
+
+
+_MAX_LOOSE = 256 * 1024 * 1024  # inflated bytes a loose object may claim before it is refused
+
+
+def _loose_object_problem(path: Path, oid: str) -> str | None:
+    """Why a loose object file does not hold the object its name says, or None."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, _MAX_LOOSE + 64)
+    except zlib.error:
+        return "not zlib data"
+    if not inflater.eof:
+        return "truncated" if not inflater.unconsumed_tail else "too large"
+    header, nul, body = raw.partition(b"\0")
+    kind, _space, size = header.partition(b" ")
+    if not nul or kind not in {b"blob", b"tree", b"commit", b"tag"} or not size.isdigit():
+        return "bad header"
+    if int(size) != len(body):
+        return f"size {len(body)} where the header says {int(size)}"
+    if hashlib.sha1(raw).hexdigest() != oid:
+        return "content does not hash to its id"
+    return None
+
+
+def _pack_problem(pack: Path) -> str | None:
+    """Why a pack does not match its index (the index records the pack's trailing checksum)."""
+    index = pack.with_suffix(".idx")
+    try:
+        with pack.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < 32:
+                return "truncated"
+            f.seek(-20, os.SEEK_END)
+            trailer = f.read(20)
+        with index.open("rb") as f:
+            f.seek(-40, os.SEEK_END)
+            recorded = f.read(20)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    return None if trailer == recorded else "does not match its index (truncated or overwritten)"
 
 
 def init_repository(path: str | os.PathLike[str], bare: bool = False) -> Repository:
