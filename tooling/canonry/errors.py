@@ -92,6 +92,18 @@ class GitCommandError(CanonryError):
     """A git subprocess failed in a way Canonry did not expect."""
 
 
+class InputError(CanonryError):
+    """An input file (import rows, a scenario, overrides) with problems; nothing was written.
+
+    `problems` lists `(where, message)` pairs, `where` naming the file and row.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        self.problems = list(problems or [])
+        lines = [message] + [f"  {where}: {text}" for where, text in self.problems]
+        super().__init__("\n".join(lines), problems=self.problems)
+
+
 # --- content and checks (exit 1) --------------------------------------------
 
 
@@ -133,6 +145,17 @@ class RegistryError(CheckFailed):
         self.column = column
         where = path + (f":{line}" if line else "") + (f":{column}" if line and column else "")
         super().__init__(f"{where}: {problem}", path=path, line=line, column=column)
+
+
+class HoldoutError(CheckFailed):
+    """A holdout set or evaluator that cannot produce a trustworthy measurement."""
+
+    def __init__(self, problem: str, path: str | None = None, line: int | None = None) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
+        super().__init__(f"{where}{problem}", path=path, line=line)
 
 
 class ConflictError(CheckFailed):
@@ -196,3 +219,40 @@ class VerificationError(CheckFailed):
 
 class CorruptObjectError(CheckFailed):
     """A git object that cannot be read (truncated, missing, or timed out)."""
+
+
+# --- warnings (Python's warnings module; never an exit code) -----------------
+
+
+class CanonryWarning(UserWarning):
+    """Base of the warnings Canonry gives while it keeps serving."""
+
+
+class StaleSourceWarning(CanonryWarning):
+    """A remote could not be reached: the mirror's last fetched state is served."""
+
+
+class DeprecatedVersionWarning(CanonryWarning):
+    """A version in use is deprecated (a note on its tag under refs/notes/canonry)."""
+
+
+class HistoryRewrittenWarning(CanonryWarning):
+    """The remote rewrote what the mirror keeps (main not a fast-forward, a tag deleted)."""
+
+
+class ReviewError(CheckFailed):
+    """A review decision the rules refuse (a self-approval, a reviewer who is not a steward)."""
+
+
+class PushRejectedError(CheckFailed):
+    """The remote refused an atomic publication push as a whole; nothing was published there."""
+
+    def __init__(self, remote: str, detail: str) -> None:
+        super().__init__(
+            f"{remote} refused the publication ({detail}); nothing was published there"
+            " and local refs did not move (another publisher got there first: run again)",
+            remote=remote,
+            detail=detail,
+        )
+        self.remote = remote
+        self.detail = detail

@@ -1,0 +1,35 @@
+"""The review gate: enough approvals by the stewards, on the exact head commit, none by an author.
+
+Rules (stewards, owners, min_approvals) come from the base; decisions come
+only from the repository's `refs/notes/canonry-reviews`, never from anything
+the draft carries. `canonry gate` leaves this gate out (a forge's required
+reviews do its job there); `canonry publish` runs it, on its merge commit,
+with the draft's head and merge-base passed as options `review_head` and
+`review_base` (the approvals are bound to the draft's head, not to the merge),
+and with `publish --push`, the remote's notes as `review_notes`.
+"""
+
+from __future__ import annotations
+
+from ..review import NOTES_REF, evaluate
+from .engine import GateContext
+from .findings import ERROR, WARNING, Finding
+
+NAME = "review"
+
+
+def check(ctx: GateContext) -> list[Finding]:
+    registry = ctx.rules.registry
+    if ctx.base is None or ctx.base.commit is None or ctx.head.commit is None or registry is None:
+        return []  # no draft to judge (validate), or broken rules (already a finding)
+    # publish gates its merge commit but judges the review of the draft's own head
+    head = ctx.options.get("review_head") or ctx.head.commit
+    merge_base = ctx.options.get("review_base") or ctx.base.commit
+    notes = ctx.options.get("review_notes") or (NOTES_REF,)
+    status = evaluate(
+        ctx.repo, registry, merge_base, head, only_libraries=ctx.only_libraries, notes_refs=notes
+    )
+    ctx.metrics["review"] = {"state": status.state, "approved_by": status.approved_by}
+    found = [Finding(None, None, None, NAME, ERROR, message, library) for library, message in status.problems]
+    found += [Finding(None, None, None, NAME, WARNING, message) for message in status.warnings]
+    return found
