@@ -7,12 +7,15 @@ from .api import Canon, open
 from .entries import Entry, Library
 from .errors import (
     CanonryError,
+    CanonryWarning,
     CheckFailed,
     ConflictError,
     CorruptObjectError,
+    DeprecatedVersionWarning,
     DowngradeError,
     EntrySyntaxError,
     GatesFailedError,
+    HistoryRewrittenWarning,
     LockFileError,
     NotARepositoryError,
     RefMovedError,
@@ -20,6 +23,7 @@ from .errors import (
     RemoteError,
     ShallowCloneError,
     SignatureError,
+    StaleSourceWarning,
     TagMovedError,
     UnknownEntryError,
     UnknownLibraryError,
@@ -29,13 +33,19 @@ from .errors import (
     UsageError,
     VerificationError,
 )
+from .runtime.bundle import Bundle, load_bundle
 from .yamlio import dump_yaml, load_yaml
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bundle",
     "Canon",
     "CanonryError",
+    "CanonryWarning",
+    "DeprecatedVersionWarning",
+    "HistoryRewrittenWarning",
+    "StaleSourceWarning",
     "CheckFailed",
     "ConflictError",
     "CorruptObjectError",
@@ -60,6 +70,7 @@ __all__ = [
     "UsageError",
     "VerificationError",
     "dump_yaml",
+    "load_bundle",
     "load_yaml",
     "open",
 ]

@@ -1,81 +1,267 @@
-"""The runtime entry point: `canonry.open(...)` and library versions at refs."""
+"""The runtime entry point: `canonry.open(...)` and library versions at tags.
+
+    canon = canonry.open("git://example.org/knowledge.git", lock="canonry.lock")
+    lib = canon.library("mapping")          # the pinned version (else the latest)
+    lib[entry_id], len(lib), iter(lib), lib.confidence(entry_id)
+    canon.snapshot()                        # {library: {tag, version, tag_object, commit, tree}}
+
+Reads go straight to the object database at the tag (no checkout); entries are
+parsed once per blob id and cached in the repository (shared with the CLI).
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
+from pathlib import Path
 from typing import Any
 
 from .entries import Library
-from .errors import UnknownRefError
+from .errors import DeprecatedVersionWarning, LockFileError, UnknownVersionError
 from .registry import Registry
 from .repo import Repository
-from .rules import load_rules
+from .runtime.mirror import Mirror, is_remote, redact
+from .runtime.pins import (
+    Lock,
+    check_lock,
+    check_pin,
+    deprecation,
+    read_lock,
+    registry_at,
+    signatures_required,
+)
+from .runtime.watermark import Watermark
+from .signing import SignatureInfo, resolve_allowed_signers, verify_tag
 from .states import TreeState
 from .versions import Version, is_version_selector, list_versions, resolve_version
 
 
 class Canon:
-    """A knowledge repository opened for reading at tags (or any ref)."""
+    """A knowledge repository opened for reading at tags (or any ref). Never writes to it.
 
-    def __init__(self, repo: Repository, source: str) -> None:
+    With a lock, `library(name)` serves the pinned version and a tag that moved
+    is refused; with a watermark, no version below the highest seen is served
+    unless `allow_downgrade`; signatures are checked when required (by
+    `require_signed=True`, or by the policy at main or at the version).
+    """
+
+    def __init__(
+        self,
+        repo: Repository,
+        source: str,
+        *,
+        lock: Lock | None = None,
+        watermark: Watermark | None = None,
+        allow_downgrade: bool = False,
+        require_signed: bool | None = None,
+        allowed_signers: str | os.PathLike[str] | None = None,
+        mirror: Mirror | None = None,
+    ) -> None:
         self.repo = repo
         self.source = source
+        self.lock = lock
+        self.watermark = watermark
+        self.allow_downgrade = allow_downgrade
+        self.require_signed = require_signed
+        self.mirror = mirror
+        self._allowed_signers_arg = allowed_signers
+        self._allowed_signers: str | None = None
+        self._signers_resolved = False
         self._libraries: dict[tuple[str, str], Library] = {}
+        self._targets: dict[str, str] = {}  # tag -> tag object, for the snapshot
+        self._used: dict[str, Library] = {}
+        self._signatures: dict[str, SignatureInfo] = {}
+        self._warned: set[str] = set()
+        self._refreshed = False
 
-    def registry_at(self, commit: str) -> Registry:
-        return load_rules(TreeState(self.repo, commit)).require_registry()
+    # --- reading -------------------------------------------------------------------
 
-    def library(self, name: str, version: str | int = "latest") -> Library:
-        """A library at a version (`latest`, `v4`, 4) or at any git ref (`main`, `draft/x`)."""
-        key = (name, str(version))
-        cached = self._libraries.get(key)
-        if cached is not None:
-            return cached
-        resolved: Version | None = None
-        if is_version_selector(version):
-            resolved = resolve_version(self.repo, name, version)
-            commit = resolved.commit
-            label = resolved.tag
-        else:
-            commit = self.repo.resolve_commit(str(version))
-            label = str(version)
-        state = TreeState(self.repo, commit, label)
-        spec = load_rules(state).require_registry().library(name)
-        lib = Library(
-            state,
-            spec,
-            version=resolved.number if resolved else None,
-            tag=resolved.tag if resolved else None,
-        )
-        self._libraries[key] = lib
+    def library(
+        self, name: str, version: str | int | None = None, *, allow_downgrade: bool | None = None
+    ) -> Library:
+        """A library at a version (`latest`, `v4`, 4) or at any git ref (`main`, `draft/x`).
+
+        Without a version: the version the lock pins, else the latest.
+        """
+        pin = self.lock.pins.get(name) if self.lock else None
+        if version is None:
+            version = pin.version if pin else "latest"
+        elif pin is not None and _version_number(version) != pin.version:
+            assert self.lock is not None
+            raise LockFileError(
+                f"{name} is pinned to {pin.tag} by {self.lock.label}; ask for it without a version"
+                f" (or pin another with `canonry pin {name}@VERSION`)"
+            )
+        if not is_version_selector(version):
+            return self._at_ref(name, str(version))
+        resolved = self._resolve(name, version)
+        if pin is not None:
+            check_pin(self.repo, pin, self.lock)
+        allowed = self.allow_downgrade if allow_downgrade is None else allow_downgrade
+        self._admit(resolved, allowed)
+        key = (name, resolved.target)  # by tag object: what the tag names, not its name
+        lib = self._libraries.get(key)
+        if lib is None:
+            state = TreeState(self.repo, resolved.commit, resolved.tag)
+            spec = registry_at(self.repo, resolved.commit).library(name)
+            lib = self._libraries[key] = Library(state, spec, version=resolved.number, tag=resolved.tag)
+            self._targets[resolved.tag] = resolved.target
+        self._used[name] = lib
         return lib
 
     def versions(self, name: str | None = None) -> list[Version]:
         return list_versions(self.repo, name)
 
+    def registry_at(self, commit: str) -> Registry:
+        return registry_at(self.repo, commit)
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        """{library: {tag, commit}} of every library opened so far, for a run record."""
+        """{library: {tag, version, tag_object, commit, tree}} of what was served, for a run record."""
         out: dict[str, dict[str, Any]] = {}
-        for (name, _v), lib in sorted(self._libraries.items()):
+        for name in sorted(self._used):
+            lib = self._used[name]
             out[name] = {
                 "tag": lib.tag,
                 "version": lib.version,
+                "tag_object": self._targets.get(lib.tag) if lib.tag else None,
                 "commit": lib.commit,
                 "tree": lib.tree,
             }
         return out
 
+    def refresh(self) -> bool:
+        """Fetch a remote source again (False when it could not be reached); a no-op for paths."""
+        if self.mirror is None:
+            return True
+        self._refreshed = True
+        return self.mirror.refresh()
+
+    def check_lock(self) -> None:
+        """Check every pin now: tags unmoved, no downgrade, signatures; warn on deprecated pins."""
+        if self.lock is None:
+            return
+        check_lock(self.repo, self.lock)
+        for name in sorted(self.lock.pins):
+            pin = self.lock.pins[name]
+            version = Version(name, pin.version, pin.tag, pin.tag_object, pin.commit)
+            self._admit(version, self.allow_downgrade)
+
+    def signature(self, version: Version) -> SignatureInfo:
+        """Verify a version's signature (cached per tag object); raise SignatureError."""
+        cached = self._signatures.get(version.target)
+        if cached is None:
+            if not self._signers_resolved:
+                self._allowed_signers = resolve_allowed_signers(self.repo, self._allowed_signers_arg)
+                self._signers_resolved = True
+            cached = verify_tag(self.repo, version.ref, version.target, self._allowed_signers)
+            self._signatures[version.target] = cached
+        return cached
+
     def __repr__(self) -> str:
         return f"<Canon {self.source}>"
 
+    # --- internals -----------------------------------------------------------------
 
-def open(source: str | os.PathLike[str] = ".", **options: Any) -> Canon:  # noqa: A001
-    """Open a knowledge repository by path for reading at tags."""
-    path = os.fspath(source)
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    try:
-        repo = Repository(path, allow_shallow=True)
-    except UnknownRefError:
-        raise
-    return Canon(repo, os.fspath(source))
+    def _at_ref(self, name: str, ref: str) -> Library:
+        commit = self.repo.resolve_commit(ref)
+        key = (name, commit)
+        lib = self._libraries.get(key)
+        if lib is None:
+            spec = registry_at(self.repo, commit).library(name)
+            lib = self._libraries[key] = Library(TreeState(self.repo, commit, ref), spec)
+        self._used[name] = lib
+        return lib
+
+    def _resolve(self, name: str, version: str | int) -> Version:
+        try:
+            return resolve_version(self.repo, name, version)
+        except UnknownVersionError:
+            if self.mirror is None or self._refreshed:
+                raise
+        self.refresh()  # on demand: the version may have been published since the last fetch
+        return resolve_version(self.repo, name, version)
+
+    def _admit(self, version: Version, allow_downgrade: bool) -> None:
+        """Let a version be served: no downgrade, signed when required; warn when deprecated."""
+        if self.watermark is not None:
+            self.watermark.check(version.library, version.number, allow_downgrade)
+        if self._signatures_required(version):
+            self.signature(version)
+        if version.tag not in self._warned:
+            self._warned.add(version.tag)
+            reason = deprecation(self.repo, version.target)
+            if reason is not None:
+                message = f"{version.tag} is deprecated: {reason}"
+                warnings.warn(DeprecatedVersionWarning(message), stacklevel=4)
+        if self.watermark is not None:
+            self.watermark.record(version.library, version.number)
+
+    def _signatures_required(self, version: Version) -> bool:
+        if self.require_signed is not None:
+            return self.require_signed
+        return signatures_required(self.repo, version.commit)
+
+
+_REPOSITORIES: dict[str, Repository] = {}
+
+
+def _repository(path: str) -> Repository:
+    """One Repository per path and process, so libgit2's object cache outlives a Canon."""
+    key = os.path.realpath(path)
+    repo = _REPOSITORIES.get(key)
+    if repo is None:
+        if len(_REPOSITORIES) >= 16:  # bounded: each handle holds its packs open
+            del _REPOSITORIES[next(iter(_REPOSITORIES))]
+        repo = _REPOSITORIES[key] = Repository(path, allow_shallow=True)
+    return repo
+
+
+def _version_number(version: str | int) -> int | None:
+    text = str(version)
+    text = text[1:] if text.startswith("v") else text
+    return int(text) if text.isdigit() else None
+
+
+def open(  # noqa: A001 - the public name the design fixes: canonry.open
+    source: str | os.PathLike[str] | None = None,
+    lock: str | os.PathLike[str] | Lock | None = None,
+    *,
+    fetch: bool = True,
+    allow_downgrade: bool = False,
+    require_signed: bool | None = None,
+    allowed_signers: str | os.PathLike[str] | None = None,
+) -> Canon:
+    """Open a knowledge repository (a path, or a file://, git://, http(s):// URL) for reading at tags.
+
+    A URL is kept as a bare mirror under $CANONRY_CACHE and fetched now (unless
+    `fetch=False`; a version not in the mirror is then fetched on demand). An
+    unreachable remote serves the last fetched state with a StaleSourceWarning.
+    With `lock`, every pin is checked before anything is served (TagMovedError,
+    LockFileError), and `source` defaults to the lock's.
+    """
+    lock_obj = lock if isinstance(lock, Lock) else read_lock(lock) if lock is not None else None
+    lock_path = Path(lock_obj.path) if lock_obj is not None and lock_obj.path else None
+    if source is None:
+        source = lock_obj.source if lock_obj is not None and lock_obj.source else "."
+    text = os.fspath(source)
+    mirror: Mirror | None = None
+    if is_remote(text):
+        mirror = Mirror(text)
+        mirror.open(fetch=fetch)
+        repo = _repository(str(mirror.path))
+        identity = redact(text)
+    else:
+        repo = _repository(text)
+        identity = str(repo.git_dir.resolve())
+    canon = Canon(
+        repo,
+        redact(text),
+        lock=lock_obj,
+        watermark=Watermark.for_consumer(identity, lock_path),
+        allow_downgrade=allow_downgrade,
+        require_signed=require_signed,
+        allowed_signers=allowed_signers,
+        mirror=mirror,
+    )
+    canon.check_lock()
+    return canon
