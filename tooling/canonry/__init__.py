@@ -3,6 +3,7 @@
 The public API: `open`, `load_yaml`, and the errors.
 """
 
+from ._version import __version__ as __version__
 from .api import Canon, open
 from .entries import Entry, Library
 from .errors import (
@@ -35,8 +36,6 @@ from .errors import (
 )
 from .runtime.bundle import Bundle, load_bundle
 from .yamlio import dump_yaml, load_yaml
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Bundle",

@@ -155,6 +155,18 @@ class EntryStore:
         except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
 
+    def put_bundle(self, key: str, value: Any, keep: int = 4) -> None:
+        """Store a whole loaded version; keep only the most recent few (they are large)."""
+        if self._db is None:
+            return
+        with suppress(sqlite3.Error, ValueError):
+            self._db.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (key, marshal.dumps(value)))
+            self._db.execute(
+                "DELETE FROM results WHERE key LIKE 'bundle:%' AND rowid NOT IN"
+                " (SELECT rowid FROM results WHERE key LIKE 'bundle:%' ORDER BY rowid DESC LIMIT ?)",
+                (keep,),
+            )
+
     def get_results(self, keys: list[str]) -> dict[str, Any]:
         """{key: value} for the keys that have a stored result."""
         out: dict[str, Any] = {}
@@ -216,6 +228,17 @@ def _gc_paused() -> Iterator[None]:
 
 _STORES: dict[str, EntryStore] = {}
 
+# In-process memo of index rows and loaded versions, by tree key (most recent few).
+_MEMO: dict[str, Any] = {}
+_MEMO_SIZE = 8
+
+
+def _remember(key: str, value: Any) -> None:
+    _MEMO.pop(key, None)
+    _MEMO[key] = value
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+
 
 def store_for(repo: Repository) -> EntryStore:
     key = str(repo.git_dir)
@@ -251,18 +274,38 @@ class Library(Mapping[str, Entry]):
         """Every file under the library's folder, by repository path."""
         return self.state.files(self.spec.path)
 
+    def _key(self, kind: str) -> str | None:
+        """A cache key for what depends only on this library's tree (None off a pure tree)."""
+        if self.tree is None:
+            return None
+        return f"{kind}:{self.spec.path}:{self.spec.layout}:{self.tree}"
+
     @property
     def index(self) -> dict[str, FileRef]:
-        """{entry id: file} for every well-placed entry file."""
-        if self._index is None:
+        """{entry id: file} for every well-placed entry file (cached by tree id)."""
+        if self._index is not None:
+            return self._index
+        key = self._key("index")
+        rows = _MEMO.get(key) if key else None
+        if rows is None and key:
+            rows = self._store.get_result(key)
+        if rows is not None:
+            path = self.spec.entry_path
+            index = {eid: FileRef(path(eid), oid, mode) for eid, oid, mode in rows}
+        else:
             base = len(self.spec.path) + 1
-            index: dict[str, FileRef] = {}
-            for path, ref in self.files.items():
-                entry_id = self.spec.id_from_relative_path(path[base:])
+            index = {}
+            for file_path, ref in self.files.items():
+                entry_id = self.spec.id_from_relative_path(file_path[base:])
                 if entry_id is not None:
                     index[entry_id] = ref
-            self._index = index
-        return self._index
+            if key:
+                rows = [(eid, ref.oid, ref.mode) for eid, ref in index.items()]
+                self._store.put_result(key, rows)
+        if key and rows is not None:
+            _remember(key, rows)
+        self._index = index
+        return index
 
     def __len__(self) -> int:
         return len(self.index)
@@ -301,16 +344,35 @@ class Library(Mapping[str, Entry]):
         return self.index.get(entry_id)
 
     def load(self) -> dict[str, Entry]:
-        """Parse every entry (cached by blob id); raise the first syntax error."""
-        index = self.index
-        todo = [(eid, ref) for eid, ref in index.items() if eid not in self._entries]
-        results = self._store.get_many(((ref.path, ref) for _, ref in todo), self.state)
-        for eid, ref in todo:
-            result = results[ref.oid]
-            if isinstance(result, _Failure):
-                raise result.error
-            self._entries[eid] = Entry(result)
-        return {eid: self._entries[eid] for eid in sorted(index)}
+        """Parse every entry (cached by blob id); raise the first syntax error.
+
+        A whole version loaded once is kept as one record keyed by its tree id, so
+        the next process rebuilds it from a single read instead of a query per blob.
+        """
+        with _gc_paused():
+            key = self._key("bundle")
+            loaded = _MEMO.get(key) if key else None
+            if loaded is None and key and not self._entries:
+                stored = self._store.get_result(key)
+                if stored is not None:
+                    loaded = {eid: Entry(data) for eid, data in stored}
+            if loaded is None:
+                index = self.index
+                todo = [(eid, ref) for eid, ref in index.items() if eid not in self._entries]
+                results = self._store.get_many(((ref.path, ref) for _, ref in todo), self.state)
+                for eid, ref in todo:
+                    result = results[ref.oid]
+                    if isinstance(result, _Failure):
+                        raise result.error
+                    self._entries[eid] = Entry(result)
+                loaded = {eid: self._entries[eid] for eid in sorted(index)}
+                if key:
+                    self._store.put_bundle(key, [(eid, e._data) for eid, e in loaded.items()])
+            if key:
+                _remember(key, loaded)
+            self._entries = dict(loaded)
+        gc.freeze()  # a loaded version lives long: keep the collector from rescanning it
+        return loaded
 
     def parse_all(self) -> dict[str, dict[str, Any] | EntrySyntaxError]:
         """{entry id: data or its syntax error} for every entry; never raises for content."""

@@ -12,14 +12,53 @@ import click
 
 from ..errors import CanonryError
 
-# Each module registers its commands on the group: `register(group)`.
-COMMAND_MODULES = (
-    "canonry.cli.repository",
-    "canonry.cli.entries",
-)
+# Command name -> the module that registers it (`register(group)`). Modules load
+# on first use, so `canonry diff` does not pay for importing publish or serve.
+COMMANDS = {
+    "init": "canonry.cli.init_cmd",
+    "libraries": "canonry.cli.repository",
+    "validate": "canonry.cli.repository",
+    "gate": "canonry.cli.repository",
+    "draft": "canonry.cli.drafts",
+    "entry": "canonry.cli.entries",
+    "review": "canonry.cli.drafts",
+    "publish": "canonry.cli.drafts",
+    "release": "canonry.cli.drafts",
+    "diff": "canonry.cli.diffs",
+    "explain": "canonry.cli.drafts",
+    "log": "canonry.cli.drafts",
+    "versions": "canonry.cli.drafts",
+    "show": "canonry.cli.entries",
+    "rollback": "canonry.cli.drafts",
+    "deprecate": "canonry.cli.drafts",
+    "verify": "canonry.cli.runtime",
+    "pin": "canonry.cli.runtime",
+    "export": "canonry.cli.runtime",
+    "import": "canonry.cli.flywheel",
+    "learn": "canonry.cli.flywheel",
+    "suggest": "canonry.cli.flywheel",
+    "confidence": "canonry.cli.flywheel",
+    "health": "canonry.cli.flywheel",
+    "serve": "canonry.cli.runtime",
+    "merge-driver": "canonry.cli.merging",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 class CanonryGroup(click.Group):
+    """Loads commands lazily and turns CanonryError into a message and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)  # in the order of the architecture's command list
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        scratch = click.Group()
+        importlib.import_module(module).register(scratch)
+        return scratch.commands.get(cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -63,10 +102,6 @@ def cli() -> None:
       canonry validate            # check the work tree
       canonry gate --base main    # check a draft against main
     """
-
-
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(cli)
 
 
 def main() -> None:

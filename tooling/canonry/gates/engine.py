@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._version import __version__
 from ..entries import Library, store_for
 from ..errors import RegistryError, UsageError
 from ..registry import LibrarySpec
@@ -28,6 +29,14 @@ GATES: dict[str, str] = {
     "schema": "canonry.gates.schema",
     "identity": "canonry.gates.identity",
     "checks": "canonry.gates.checks",
+    "duplicates": "canonry.gates.duplicates",
+    "conflicts": "canonry.gates.conflicts",
+    "append-only": "canonry.gates.append_only",
+    "scope": "canonry.gates.scope",
+    "holdout": "canonry.gates.holdout",
+    "evidence": "canonry.gates.evidence",
+    "confidence": "canonry.gates.confidence",
+    "review": "canonry.gates.review",
 }
 PER_FILE_GATES = ("yaml", "schema", "identity", "checks")
 VALIDATE_GATES = PER_FILE_GATES
@@ -85,8 +94,8 @@ class GateContext:
         cached = self._changes.get(prefix)
         if cached is not None:
             return cached
-        head_files = self.head.files(prefix)
         if self.base is None or self.full:
+            head_files = self.head.files(prefix)
             out = [FileChange(p, None, r) for p, r in sorted(head_files.items())]
         else:
             base_tree = self.base.tree_id(prefix)
@@ -99,6 +108,7 @@ class GateContext:
                     new = FileRef(path, c.new_oid, c.new_mode or 0) if c.new_oid else None
                     out.append(FileChange(path, old, new))
             else:
+                head_files = self.head.files(prefix)
                 base_files = self.base.files(prefix)
                 out = []
                 for path in sorted(set(base_files) | set(head_files)):
@@ -278,8 +288,23 @@ def validate(
         only_paths=tuple(p.rstrip("/") for p in paths),
     )
     _check_libraries(ctx, libraries)
+    # Same rules and same knowledge/ tree: the same verdict. One lookup, not 100,000.
+    store = store_for(repo)
+    knowledge_tree = state.tree_id(KNOWLEDGE)
+    key = None
+    if knowledge_tree is not None and not rules.problems:
+        scope = f"{','.join(libraries)}:{','.join(ctx.only_paths)}"
+        key = f"validate:{CACHE_VERSION}:{__version__}:{rules.digest}:{knowledge_tree}:{scope}"
+        hit = store.get_result(key)
+        if hit is not None:
+            findings, metrics, gates = hit
+            result = GateResult(base=None, head=_ref_info(state, ref), metrics=metrics, gates=list(gates))
+            result.findings = [Finding.from_tuple(t) for t in findings]
+            return result
     result = run(ctx, list(VALIDATE_GATES))
     result.head = _ref_info(state, ref)
+    if key is not None:
+        store.put_result(key, ([f.as_tuple() for f in result.findings], result.metrics, result.gates))
     return result
 
 
