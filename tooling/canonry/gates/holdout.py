@@ -1,0 +1,268 @@
+"""holdout: the draft must not make the library worse on its holdout set.
+
+For every library that declares `holdout` in the base's libraries.yaml, the
+evaluator runs on the base tip and on the head with the same cases; the gate
+passes when `head >= base + min_delta` and `head >= threshold`. The holdout set
+itself is read from the base, so a draft cannot edit its own exam: a draft that
+changes a holdout file together with entries of the library it examines is
+refused; a draft that changes only the holdout file is measured with the base's
+set, its new set is checked for shape and leakage, and a warning says that it
+applies from the next draft on.
+
+Leakage is an error: a new or changed entry whose text fields equal a holdout
+text (after normalization), or that cites an override whose text does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..checks import normalize_text
+from ..entries import Library
+from ..errors import HoldoutError
+from ..evaluators import Comparison, HoldoutSet, compare, describe_case, evaluate, read_holdout
+from ..learning import override_ids_of, override_texts
+from ..matching import read_entries
+from ..registry import LibrarySpec
+from ..states import State
+from .engine import GateContext
+from .findings import ERROR, WARNING, Finding
+
+NAME = "holdout"
+OVERRIDES = "overrides"
+MAX_LISTED = 50
+
+
+def check(ctx: GateContext) -> list[Finding]:
+    base = ctx.options.get("base_tip") or ctx.base
+    out: list[Finding] = []
+    for spec in ctx.specs():
+        if spec.holdout is not None:
+            out.extend(_check_library(ctx, spec, base))
+    return out
+
+
+def _blob(state: State, path: str) -> str | None:
+    ref = state.files(path.rsplit("/", 1)[0]).get(path)
+    return ref.oid if ref else None
+
+
+def _check_library(ctx: GateContext, spec: LibrarySpec, base: State | None) -> list[Finding]:
+    assert spec.holdout is not None
+    path = spec.holdout.data
+    exam_state = base if base is not None else ctx.head
+
+    def finding(message: str, severity: str = ERROR, line: int | None = None, where: str = path) -> Finding:
+        return Finding(where, line, None, NAME, severity, message, spec.name)
+
+    holdout = read_holdout(exam_state, path)
+    if holdout is None:  # nothing to measure with yet; a set arriving with this draft is checked
+        missing = finding(f"no holdout set at {exam_state.label}: nothing measured", WARNING)
+        return [missing, *_holdout_changes(ctx, spec, base, HoldoutSet(path, ()))]
+    out = [finding(problem, line=line) for line, problem in holdout.problems]
+    if out:
+        return out  # a broken exam measures nothing
+
+    out.extend(_holdout_changes(ctx, spec, base, holdout))
+    if not holdout.cases:  # a new repository's empty set: nothing to measure yet
+        return [
+            *out,
+            finding(f"the holdout set at {exam_state.label} has no cases: nothing measured", WARNING),
+        ]
+    out.extend(_leaks(ctx, spec, holdout))
+
+    head_lib = ctx.head_library(spec)
+    base_lib = Library(base, spec) if base is not None else None
+    try:
+        # the base first: the head's patterns are then derived from its through a tree diff
+        base_eval = evaluate(spec.holdout, base_lib, holdout.cases) if base_lib is not None else None
+        if base_eval is not None and base_lib is not None and base_lib.tree == head_lib.tree is not None:
+            head_eval = base_eval
+        else:
+            head_eval = evaluate(spec.holdout, head_lib, holdout.cases)
+    except HoldoutError as exc:
+        return [*out, finding(f"{exc.problem}: the holdout gate cannot measure this draft")]
+    comparison = compare(holdout.cases, base_eval, head_eval)
+    ctx.metrics.setdefault("holdout", {})[spec.name] = comparison.to_metrics()
+    out.extend(_verdict(spec, comparison, path))
+    return out
+
+
+def _verdict(spec: LibrarySpec, c: Comparison, path: str) -> list[Finding]:
+    assert spec.holdout is not None
+    min_delta, threshold = spec.holdout.min_delta, spec.holdout.threshold
+    ok = c.passes(min_delta, threshold)
+    severity = WARNING if ok else ERROR
+    out: list[Finding] = []
+    if not ok:
+        flips = (
+            f"{len(c.flipped_to_wrong)} cases flipped to wrong, {len(c.flipped_to_correct)} to correct;"
+            f" exact McNemar p = {c.p_value:.4g}"
+        )
+        if c.value < threshold - 1e-12:
+            reason = f"below the threshold {threshold:g}"
+        else:
+            reason = f"below the base's {c.baseline:.4f} + min_delta {min_delta:g} (delta {c.delta:+.4f})"
+        out.append(
+            Finding(
+                path,
+                None,
+                None,
+                NAME,
+                ERROR,
+                f"{c.metric} {c.value:.4f} on {c.cases} cases is {reason}; {flips}",
+                spec.name,
+            )
+        )
+    for flip in c.flipped_to_wrong[:MAX_LISTED]:
+        out.append(
+            Finding(
+                path,
+                flip["line"],
+                None,
+                NAME,
+                severity,
+                "flipped to wrong: " + describe_case(flip),
+                spec.name,
+            )
+        )
+    if len(c.flipped_to_wrong) > MAX_LISTED:
+        more = len(c.flipped_to_wrong) - MAX_LISTED
+        out.append(
+            Finding(
+                path, None, None, NAME, severity, f"... and {more} more cases flipped to wrong", spec.name
+            )
+        )
+    return out
+
+
+def _holdout_changes(
+    ctx: GateContext, spec: LibrarySpec, base: State | None, exam: HoldoutSet
+) -> list[Finding]:
+    """A draft may not change its own exam; a holdout-only draft is checked and applies later."""
+    assert spec.holdout is not None
+    path = spec.holdout.data
+    if base is None or _blob(base, path) == _blob(ctx.head, path):
+        return []
+    if ctx.changes(spec.path):
+        return [
+            Finding(
+                path,
+                None,
+                None,
+                NAME,
+                ERROR,
+                f"the draft changes both the holdout set and {spec.name} entries: a draft cannot edit"
+                " its own exam (change the holdout set in a draft of its own)",
+                spec.name,
+            )
+        ]
+    new = read_holdout(ctx.head, path)
+    if new is None:
+        return [Finding(path, None, None, NAME, ERROR, "the draft deletes the holdout set", spec.name)]
+    out = [
+        Finding(
+            path,
+            None,
+            None,
+            NAME,
+            WARNING,
+            "the draft changes the holdout set: measured with the base's set;"
+            " the new one applies from the next draft (it needs a policy owner's approval)",
+            spec.name,
+        )
+    ]
+    out.extend(
+        Finding(path, line, None, NAME, ERROR, f"draft's holdout set: {p}", spec.name)
+        for line, p in new.problems
+    )
+    if not new.problems:
+        lib = ctx.head_library(spec)
+        out.extend(_entry_leaks(spec, read_entries(lib, lib.index), new, only_new_texts=exam.texts()))
+    return out
+
+
+def _leaks(ctx: GateContext, spec: LibrarySpec, holdout: HoldoutSet) -> list[Finding]:
+    """New or changed entries whose text is a holdout text, or that cite an override whose text is."""
+    base_len = len(spec.path) + 1
+    ids = [
+        entry_id
+        for change in ctx.changes(spec.path)
+        if change.new is not None
+        and (entry_id := spec.id_from_relative_path(change.path[base_len:])) is not None
+    ]
+    if not ids:
+        return []
+    entries = read_entries(ctx.head_library(spec), ids)  # unreadable ones: the yaml and schema gates
+    return _entry_leaks(spec, entries, holdout) + _override_leaks(ctx, spec, entries, holdout)
+
+
+def _text_fields(spec: LibrarySpec) -> list[str]:
+    return sorted(set(spec.natural_key) | set(spec.duplicates.exact) | set(spec.duplicates.near_fields))
+
+
+def _entry_leaks(
+    spec: LibrarySpec,
+    entries: Mapping[str, Mapping[str, Any]],
+    holdout: HoldoutSet,
+    only_new_texts: set[str] | None = None,
+) -> list[Finding]:
+    lines = {c.normalized: c.line for c in holdout.cases}
+    if only_new_texts is not None:
+        lines = {t: line for t, line in lines.items() if t not in only_new_texts}
+    if not lines:
+        return []
+    fields = _text_fields(spec)
+    out: list[Finding] = []
+    for entry_id, entry in entries.items():
+        for name in fields:
+            value = entry.get(name)
+            if isinstance(value, str) and (norm := normalize_text(value)) in lines:
+                out.append(
+                    Finding(
+                        spec.entry_path(entry_id),
+                        None,
+                        None,
+                        NAME,
+                        ERROR,
+                        f"leakage: {name} {value!r} is the text of holdout case at"
+                        f" {holdout.path}:{lines[norm]}",
+                        spec.name,
+                        entry_id,
+                    )
+                )
+    return out
+
+
+def _override_leaks(
+    ctx: GateContext, spec: LibrarySpec, entries: Mapping[str, Mapping[str, Any]], holdout: HoldoutSet
+) -> list[Finding]:
+    registry = ctx.rules.registry
+    if registry is None or OVERRIDES not in registry.libraries or spec.name == OVERRIDES:
+        return []
+    cited = {entry_id: override_ids_of(entry) for entry_id, entry in entries.items()}
+    wanted = [i for ids in cited.values() for i in ids]
+    if not wanted:
+        return []
+    texts = override_texts(ctx.head_library(registry.libraries[OVERRIDES]))
+    lines = {c.normalized: c.line for c in holdout.cases}
+    out: list[Finding] = []
+    for entry_id, ids in cited.items():
+        for override_id in ids:
+            norm = texts.get(override_id)
+            if norm is not None and norm in lines:
+                out.append(
+                    Finding(
+                        spec.entry_path(entry_id),
+                        None,
+                        None,
+                        NAME,
+                        ERROR,
+                        f"leakage: learned from override {override_id}, whose text is the"
+                        f" holdout case at {holdout.path}:{lines[norm]}",
+                        spec.name,
+                        entry_id,
+                    )
+                )
+    return out
