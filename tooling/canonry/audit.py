@@ -23,9 +23,10 @@ from .errors import (
     UsageError,
 )
 from .gates.findings import ERROR, Finding
-from .registry import REGISTRY_PATH, LibrarySpec, Registry, parse_registry
+from .registry import REGISTRY_PATH, LibrarySpec, Registry
 from .repo import CommitInfo, Repository
 from .review import all_decisions
+from .rules import registry_at as rules_registry_at
 from .versions import (
     TAG_PREFIX,
     Version,
@@ -46,20 +47,12 @@ def _rfc3339(epoch: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-_REGISTRIES: dict[str, Registry | None] = {}
-
-
 def registry_at(repo: Repository, commit: str) -> Registry | None:
-    """The registry in a commit (cached by blob id), or None when it is missing or broken."""
-    item = repo.entry_at(repo.tree_of(commit), REGISTRY_PATH)
-    if item is None or item.is_tree:
+    """The registry in a commit, or None when it is missing or broken."""
+    try:
+        return rules_registry_at(repo, commit)
+    except RegistryError:
         return None
-    if item.oid not in _REGISTRIES:
-        try:
-            _REGISTRIES[item.oid] = parse_registry(repo.read_blob(item.oid))
-        except RegistryError:
-            _REGISTRIES[item.oid] = None
-    return _REGISTRIES[item.oid]
 
 
 # --- versions and deprecation -------------------------------------------------------------------

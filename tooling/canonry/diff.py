@@ -27,8 +27,9 @@ from .errors import (
     UnknownRefError,
     UsageError,
 )
-from .registry import LIBRARY_NAME_RE, REGISTRY_PATH, LibrarySpec, Registry, parse_registry
+from .registry import LIBRARY_NAME_RE, REGISTRY_PATH, LibrarySpec, Registry
 from .repo import Repository
+from .rules import registry_in_tree
 from .states import FileRef, TreeState
 from .versions import is_version_selector, resolve_version
 from .yamlio import dump_yaml
@@ -66,22 +67,12 @@ def resolve_endpoint(repo: Repository, text: str) -> Endpoint:
     return Endpoint(text, repo.resolve_commit(text))
 
 
-_REGISTRIES: dict[str, Registry | RegistryError] = {}
-
-
 def _registry_at(repo: Repository, tree: str) -> Registry | RegistryError:
-    """The registry in tree (cached by blob id), or the problem that stops reading it."""
-    item = repo.entry_at(tree, REGISTRY_PATH)
-    if item is None or item.is_tree:
-        return RegistryError("missing: every knowledge repository needs it", REGISTRY_PATH)
-    cached = _REGISTRIES.get(item.oid)
-    if cached is None:
-        try:
-            cached = parse_registry(repo.read_blob(item.oid), REGISTRY_PATH)
-        except RegistryError as exc:
-            cached = exc
-        _REGISTRIES[item.oid] = cached
-    return cached
+    """The registry in tree, or the problem that stops reading it."""
+    try:
+        return registry_in_tree(repo, tree)
+    except RegistryError as exc:
+        return exc
 
 
 def diff(

@@ -115,7 +115,7 @@ class EntryStore:
         missing = [r.oid for _, r in refs if r.oid not in self._memory]
         self._fetch(missing)
         out: dict[str, dict[str, Any] | _Failure] = {}
-        with _gc_paused():
+        with gc_paused():
             for source, ref in refs:
                 got = self._memory.get(ref.oid)
                 if got is None:
@@ -215,7 +215,7 @@ def _decode(blob: bytes) -> dict[str, Any] | _Failure:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     # Bulk loads allocate many small containers; the collector only slows them (FACTS.md).
     enabled = gc.isenabled()
     gc.disable()
@@ -349,7 +349,7 @@ class Library(Mapping[str, Entry]):
         A whole version loaded once is kept as one record keyed by its tree id, so
         the next process rebuilds it from a single read instead of a query per blob.
         """
-        with _gc_paused():
+        with gc_paused():
             key = self._key("bundle")
             loaded = _MEMO.get(key) if key else None
             if loaded is None and key and not self._entries:

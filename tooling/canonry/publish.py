@@ -48,10 +48,10 @@ from .errors import (
 )
 from .gates.engine import GATES, default_gates, run_gates, validate
 from .gates.findings import GateResult
-from .registry import REGISTRY_PATH, LibrarySpec, Registry, parse_registry
+from .registry import LibrarySpec, Registry
 from .repo import Identity, RefUpdate, Repository
 from .review import NOTES_REF
-from .rules import load_rules
+from .rules import load_rules, registry_in_tree
 from .states import TreeState
 from .versions import (
     TAG_PREFIX,
@@ -569,7 +569,7 @@ def _plan_publish(
     )
     _check(result, f"{draft.branch} does not pass the gates")
     now = int(time.time())
-    todo = _libraries_to_tag(repo, _registry_in(repo, tree), tree)
+    todo = _libraries_to_tag(repo, registry_in_tree(repo, tree), tree)
     names = ", ".join(tag_name(spec.name, n) for spec, n, _p in todo) or "no new version"
     approved = list((result.metrics.get("review") or {}).get("approved_by") or [])
     reason = f"approved by {', '.join(approved)}" if approved else "published"
@@ -591,7 +591,7 @@ def _plan_publish(
 
 def _plan_release(repo: Repository, who: Identity, base: str) -> _Plan:
     tree = repo.tree_of(base)
-    todo = _libraries_to_tag(repo, _registry_in(repo, tree), tree)
+    todo = _libraries_to_tag(repo, registry_in_tree(repo, tree), tree)
     if not todo:
         return _Plan(base, None, [], nothing="every library's latest version has main's content: nothing new")
     groups: dict[str | None, list[str]] = {}
@@ -617,7 +617,7 @@ def _plan_release(repo: Repository, who: Identity, base: str) -> _Plan:
 
 def _plan_rollback(repo: Repository, target: Version, who: Identity, reason: str, base: str) -> _Plan:
     base_tree = repo.tree_of(base)
-    registry = _registry_in(repo, base_tree)
+    registry = registry_in_tree(repo, base_tree)
     spec = registry.library(target.library)
     latest = latest_version(repo, spec.name)
     assert latest is not None  # target exists
@@ -698,22 +698,9 @@ def _draft_of_merge(message: str) -> str | None:
 # --- versions and their metadata -------------------------------------------------------------
 
 
-_REGISTRIES: dict[str, Registry] = {}
-
-
-def _registry_in(repo: Repository, tree: str) -> Registry:
-    item = repo.entry_at(tree, REGISTRY_PATH)
-    if item is None or item.is_tree:
-        raise RegistryError("missing: every knowledge repository needs it", REGISTRY_PATH)
-    registry = _REGISTRIES.get(item.oid)
-    if registry is None:
-        registry = _REGISTRIES[item.oid] = parse_registry(repo.read_blob(item.oid))
-    return registry
-
-
 def _has_library(repo: Repository, commit: str, name: str) -> bool:
     try:
-        return name in _registry_in(repo, repo.tree_of(commit)).libraries
+        return name in registry_in_tree(repo, repo.tree_of(commit)).libraries
     except RegistryError:
         return False
 
@@ -850,7 +837,7 @@ def _signer(repo: Repository, sign: bool) -> Callable[[bytes], bytes] | None:
 
 def _require_signing(repo: Repository, base: str, sign: bool) -> None:
     try:
-        policy = _registry_in(repo, repo.tree_of(base)).policy
+        policy = registry_in_tree(repo, repo.tree_of(base)).policy
     except RegistryError:
         return  # the gates report a broken registry
     if policy.require_signed_tags and not sign:

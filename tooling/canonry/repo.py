@@ -370,47 +370,8 @@ class Repository:
 
         Only the subtrees on changed paths are rewritten (TreeBuilder per level).
         """
-        nested: dict[str, object] = {}
-        for path, data in changes.items():
-            parts = [p for p in path.split("/") if p]
-            if not parts or any(p in {".", ".."} for p in parts):
-                raise ValueError(f"bad path: {path!r}")
-            node = nested
-            for part in parts[:-1]:
-                child = node.setdefault(part, {})
-                if not isinstance(child, dict):
-                    raise ValueError(f"path {path!r} goes through a file")
-                node = child
-            node[parts[-1]] = data
-        result = self._write_level(base_tree, nested)
-        return result or _hex(self.git.TreeBuilder().write())
-
-    def _write_level(self, tree: str | None, changes: dict[str, object]) -> str | None:
-        base = self._object(tree) if tree else None
-        if base is not None and not isinstance(base, pygit2.Tree):
-            raise CorruptObjectError(f"object {tree} is not a tree")
-        builder = self.git.TreeBuilder(base) if base is not None else self.git.TreeBuilder()
-        for name, change in changes.items():
-            existing = builder.get(name)
-            if isinstance(change, dict):
-                sub = (
-                    _hex(existing.id) if existing is not None and existing.filemode == FileMode.TREE else None
-                )
-                new_sub = self._write_level(sub, change)
-                if new_sub is None:
-                    if existing is not None:
-                        builder.remove(name)
-                else:
-                    builder.insert(name, pygit2.Oid(hex=new_sub), FileMode.TREE)
-            elif change is None:
-                if existing is not None:
-                    builder.remove(name)
-            else:
-                assert isinstance(change, bytes)
-                builder.insert(name, self.git.create_blob(change), FileMode.BLOB)
-        if len(builder) == 0:
-            return None
-        return _hex(builder.write())
+        items = {p: None if d is None else (self.write_blob(d), BLOB_MODE) for p, d in changes.items()}
+        return self.update_tree(base_tree, items)
 
     def update_tree(self, base_tree: str | None, items: dict[str, tuple[str, int] | None]) -> str:
         """A new tree: base_tree with each path set to an existing object (oid, mode) or removed.

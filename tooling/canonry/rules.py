@@ -22,6 +22,7 @@ from referencing.jsonschema import DRAFT202012
 
 from .errors import RegistryError
 from .registry import REGISTRY_PATH, LibrarySpec, Registry, parse_registry
+from .repo import Repository
 from .states import State
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -115,6 +116,31 @@ def _lint_pattern(pattern: str, pointer: str, path: str) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise RegistryError(f"{pointer}: pattern {pattern!r} does not compile: {exc}", path) from None
+
+
+_REGISTRIES: dict[str, Registry | RegistryError] = {}
+
+
+def registry_in_tree(repo: Repository, tree: str) -> Registry:
+    """The registry (schemas/libraries.yaml) in a tree, parsed once per blob; RegistryError if broken."""
+    item = repo.entry_at(tree, REGISTRY_PATH)
+    if item is None or item.is_tree:
+        raise RegistryError("missing: every knowledge repository needs it", REGISTRY_PATH)
+    cached = _REGISTRIES.get(item.oid)
+    if cached is None:
+        try:
+            cached = parse_registry(repo.read_blob(item.oid), REGISTRY_PATH)
+        except RegistryError as exc:
+            cached = exc
+        _REGISTRIES[item.oid] = cached
+    if isinstance(cached, RegistryError):
+        raise cached
+    return cached
+
+
+def registry_at(repo: Repository, commit: str) -> Registry:
+    """The registry at a commit (see registry_in_tree)."""
+    return registry_in_tree(repo, repo.tree_of(commit))
 
 
 @dataclass

@@ -17,18 +17,16 @@ entry per line, is verified without re-parsing the whole document.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from ..api import Canon
-from ..entries import Entry, store_for
+from ..entries import Entry, gc_paused, store_for
 from ..errors import CanonryError, UnknownEntryError, UsageError, VerificationError
 from ..versions import is_version_selector, parse_library_spec, read_metadata, resolve_version
 from .canonical import COMPACT_JSON, canonical_json, sha256_of
@@ -37,18 +35,6 @@ FORMAT = "canonry.bundle/v1"
 _HEADER_KEYS = ("library", "version", "tag", "tag_object", "commit", "tree", "metadata", "entry_count")
 _OID = re.compile(r"[0-9a-f]{40}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # 100,000 entries are many small containers: the cyclic collector only re-scans them (FACTS.md).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def bundle_digest(doc: Mapping[str, Any]) -> str:
@@ -63,7 +49,7 @@ def bundle_digest(doc: Mapping[str, Any]) -> str:
 
 def export_bundle(canon: Canon, spec: str) -> dict[str, Any]:
     """The canonry.bundle/v1 document of a published version (`mapping@v4`, `mapping@latest`)."""
-    with _gc_paused():
+    with gc_paused():
         header, rows = _export(canon, spec)
     doc = {**header, "entries": [{"id": r[0], "sha256": r[1], "entry": _DECODER.decode(r[2])} for r in rows]}
     doc["sha256"] = bundle_digest(doc)
@@ -76,7 +62,7 @@ def write_bundle(canon: Canon, spec: str, out: IO[str]) -> dict[str, Any]:
     Each entry is written in the canonical form its digest was computed over
     (valid JSON), so nothing is encoded twice.
     """
-    with _gc_paused():
+    with gc_paused():
         header, rows = _export(canon, spec)
     digest = bundle_digest({**header, "entries": [{"id": r[0], "sha256": r[1]} for r in rows]})
     head = {**header, "sha256": digest}
@@ -196,7 +182,7 @@ _ROW = re.compile(r'\{"entry":(.*),"id":"([a-z0-9][a-z0-9-]{0,62})","sha256":"([
 
 def verify_bundle(data: bytes, label: str = "bundle") -> Bundle:
     """Verify a bundle's bytes: shape, ids, entry digests (over canonical JSON) and the bundle digest."""
-    with _gc_paused():
+    with gc_paused():
         return _verify(data, label)
 
 

@@ -30,8 +30,9 @@ from ..errors import (
     UnknownLibraryError,
     UnknownRefError,
 )
-from ..registry import LIBRARY_NAME_RE, REGISTRY_PATH, Registry, parse_registry
+from ..registry import LIBRARY_NAME_RE
 from ..repo import Repository
+from ..rules import registry_at
 from ..versions import TAG_PREFIX, Version, list_versions, parse_library_spec, resolve_version, tag_name
 from ..yamlio import dump_yaml, load_yaml
 from .files import atomic_write
@@ -80,19 +81,6 @@ class Lock:
 
 
 # --- the registry, library trees and deprecation at a commit -----------------------
-
-_REGISTRIES: dict[str, Registry] = {}
-
-
-def registry_at(repo: Repository, commit: str) -> Registry:
-    """The registry (schemas/libraries.yaml) at a commit, parsed once per blob."""
-    item = repo.entry_at(repo.tree_of(commit), REGISTRY_PATH)
-    if item is None or item.is_tree:
-        raise RegistryError(f"missing at {commit[:12]}: every knowledge repository needs it", REGISTRY_PATH)
-    registry = _REGISTRIES.get(item.oid)
-    if registry is None:
-        registry = _REGISTRIES[item.oid] = parse_registry(repo.read_blob(item.oid))
-    return registry
 
 
 def library_tree(repo: Repository, commit: str, library: str) -> str | None:
