@@ -55,3 +55,14 @@ def test_draft_that_changes_a_schema_must_pass_old_and_new_rules(small_repo):
         f["gate"] == "schema" and f["path"] == "knowledge/mapping/m0.yaml" and "too long" in f["message"]
         for f in doc["findings"]
     )
+
+
+def test_first_release_records_holdout_accuracy_in_the_tag(ref_repo):
+    result = run(["release", "--repo", str(ref_repo), "--by", "publisher@example.org"])
+    assert result.exit_code == 0
+    shown = run(["show", "mapping@v1", "--repo", str(ref_repo), "--format", "json"])
+    meta = json.loads(shown.stdout)["metadata"]
+    assert meta["version"] == 1 and meta["parent"] is None
+    assert meta["holdout"]["metric"] == "accuracy"
+    assert meta["holdout"]["cases"] > 100 and 0.5 < meta["holdout"]["value"] <= 1.0
+    assert "holdout" in meta["gates"]

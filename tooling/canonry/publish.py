@@ -600,11 +600,13 @@ def _plan_release(repo: Repository, who: Identity, base: str) -> _Plan:
         groups.setdefault(since, []).append(spec.name)
     result = GateResult(base=None, head={"ref": "main", "commit": base})
     for since, names in sorted(groups.items(), key=lambda kv: kv[0] or ""):
-        part = (
-            validate(repo, ref=base, libraries=names)
-            if since is None
-            else run_gates(repo, since, base, libraries=names)
-        )
+        if since is None:
+            # A first version has nothing to compare with: check its content in full, and
+            # measure its holdout so the tag records the accuracy it was published at.
+            _combine(result, validate(repo, ref=base, libraries=names))
+            part = run_gates(repo, base, base, gates=["holdout"], libraries=names)
+        else:
+            part = run_gates(repo, since, base, libraries=names)
         _combine(result, part)
     _check(result, "main does not pass the gates")
     now = int(time.time())
