@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from canonry import publish as publishing
-from canonry import review
+from canonry import publish_refs, review
 from canonry.commits import Provenance, commit_to_branch, parse_trailers
 from canonry.repo import Repository
 from canonry.versions import list_versions, parse_tag_message
@@ -404,7 +404,7 @@ def _no_lock(repo: Repository) -> Iterator[None]:
 def test_a_lost_race_is_retried_on_the_new_main(flow: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ready_draft(flow, "slow", mapping_entry("m8", "rebar bending", "C24"))
     ready_draft(flow, "fast", mapping_entry("m9", "glass blowing", "C23"))
-    real_step = publishing._step
+    real_step = publish_refs.step
     calls: list[str] = []
 
     def step(name: str) -> None:
@@ -413,8 +413,8 @@ def test_a_lost_race_is_retried_on_the_new_main(flow: Path, monkeypatch: pytest.
             publishing.publish(Repository(flow), "fast", by=PUBLISHER)
         real_step(name)
 
-    monkeypatch.setattr(publishing, "_step", step)
-    monkeypatch.setattr(publishing, "_publisher_lock", _no_lock)  # the other publisher is elsewhere
+    monkeypatch.setattr(publish_refs, "step", step)
+    monkeypatch.setattr(publish_refs, "publisher_lock", _no_lock)  # the other publisher is elsewhere
     pub = publishing.publish(Repository(flow), "slow", by=PUBLISHER)
     assert pub.attempts == 2
     assert tags(flow) == ["mapping/v1", "mapping/v2"]
@@ -428,7 +428,7 @@ def test_a_race_lost_every_time_fails_clearly_and_changes_nothing(
 ) -> None:
     ready_draft(flow, "slow", mapping_entry("m8", "rebar bending", "C24"))
     ready_draft(flow, "fast", mapping_entry("m9", "glass blowing", "C23"))
-    real_step = publishing._step
+    real_step = publish_refs.step
 
     busy: list[bool] = []
 
@@ -438,8 +438,8 @@ def test_a_race_lost_every_time_fails_clearly_and_changes_nothing(
             publishing.publish(Repository(flow), "fast", by=PUBLISHER)
         real_step(name)
 
-    monkeypatch.setattr(publishing, "_step", step)
-    monkeypatch.setattr(publishing, "_publisher_lock", _no_lock)
+    monkeypatch.setattr(publish_refs, "step", step)
+    monkeypatch.setattr(publish_refs, "publisher_lock", _no_lock)
     with pytest.raises(publishing.RefMovedError) as caught:
         publishing.publish(Repository(flow), "slow", by=PUBLISHER, max_attempts=1)
     assert "another publisher got there first" in str(caught.value)
@@ -617,7 +617,7 @@ def test_stale_lease_is_refused_as_a_whole(
 ) -> None:
     bare = serve(flow, *daemon)
     ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
-    real_step = publishing._step
+    real_step = publish_refs.step
 
     def step(name: str) -> None:
         if name == "merge-written":  # someone pushes to the remote's main meanwhile
@@ -627,7 +627,7 @@ def test_stale_lease_is_refused_as_a_whole(
             assert scratch
         real_step(name)
 
-    monkeypatch.setattr(publishing, "_step", step)
+    monkeypatch.setattr(publish_refs, "step", step)
     before = (ref(flow, "main"), tags(flow))
     with pytest.raises(publishing.PushRejectedError) as caught:
         publishing.publish(Repository(flow), "rebar", by=PUBLISHER, push="origin", max_attempts=1)

@@ -24,82 +24,55 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
-import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import publish_refs
 from .commits import Provenance
 from .drafts import Draft, resolve_draft
 from .errors import (
     CanonryError,
     ConflictError,
     GatesFailedError,
-    GitCommandError,
     PushRejectedError,
     RefMovedError,
     RegistryError,
-    RemoteError,
     UsageError,
-    VerificationError,
 )
 from .gates.engine import GATES, default_gates, run_gates, validate
 from .gates.findings import GateResult
+from .publish_refs import (
+    CRASH_ENV,
+    Busy,
+    LocalTarget,
+    NewVersion,
+    Plan,
+    RemoteTarget,
+    Sync,
+    backoff,
+    rewound,
+)
 from .registry import LibrarySpec, Registry
-from .repo import Identity, RefUpdate, Repository
+from .repo import Identity, Repository
 from .review import NOTES_REF
 from .rules import load_rules, registry_in_tree
 from .states import TreeState
 from .versions import (
-    TAG_PREFIX,
     Version,
     latest_version,
     list_versions,
-    parse_tag_name,
     resolve_version,
     tag_name,
 )
 from .yamlio import dump_yaml
 
-CRASH_ENV = "CANONRY_TEST_CRASH_AFTER"  # tests: die (exit 137) right after the named step
+__all__ = ["CRASH_ENV", "NewVersion", "Publication", "publish", "release", "rollback"]
+
 MAX_ATTEMPTS = 12
 ROLLBACK_SKIPS = ("holdout",)  # a rollback is the way back from a regression: not re-measured
-
-
-def _step(name: str) -> None:
-    """A step boundary: tests kill the process here to prove a rerun completes the job."""
-    if os.environ.get(CRASH_ENV) == name:
-        os._exit(137)
-
-
-@dataclass(frozen=True)
-class NewVersion:
-    library: str
-    number: int
-    commit: str
-    metadata: dict[str, Any]
-    tag_object: str = ""
-
-    @property
-    def tag(self) -> str:
-        return tag_name(self.library, self.number)
-
-    @property
-    def ref(self) -> str:
-        return TAG_PREFIX + self.tag
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tag": self.tag,
-            "library": self.library,
-            "version": self.number,
-            "commit": self.commit,
-            "tag_object": self.tag_object or None,
-            "metadata": self.metadata,
-        }
 
 
 @dataclass
@@ -136,15 +109,6 @@ class Publication:
         }
 
 
-@dataclass
-class _Plan:
-    base: str  # the main tip the plan builds on
-    new_main: str | None  # the commit main moves to (None: main stays)
-    versions: list[NewVersion]
-    gate: GateResult | None = None
-    nothing: str | None = None  # why there is nothing new
-
-
 # --- the verbs ----------------------------------------------------------------------------------
 
 
@@ -163,7 +127,7 @@ def publish(
     d = resolve_draft(repo, draft)
     who = identity(repo, by)
 
-    def plan(sync: _Sync) -> _Plan:
+    def plan(sync: Sync) -> Plan:
         return _plan_publish(repo, d, who, sync.base, sync.notes_refs)
 
     return _drive(repo, "publish", plan, main, push, sign, dry_run, max_attempts, draft=d.branch)
@@ -182,7 +146,7 @@ def release(
     """Tag, on main's tip, each library whose content differs from its latest version (forge flow)."""
     who = identity(repo, by)
 
-    def plan(sync: _Sync) -> _Plan:
+    def plan(sync: Sync) -> Plan:
         return _plan_release(repo, who, sync.base)
 
     return _drive(repo, "release", plan, main, push, sign, dry_run, max_attempts)
@@ -207,7 +171,7 @@ def rollback(
     target = resolve_version(repo, library, to)
     who = identity(repo, by)
 
-    def plan(sync: _Sync) -> _Plan:
+    def plan(sync: Sync) -> Plan:
         return _plan_rollback(repo, target, who, reason.strip(), sync.base)
 
     return _drive(repo, "rollback", plan, main, push, sign, dry_run, max_attempts)
@@ -232,7 +196,7 @@ def identity(repo: Repository, by: str | None) -> Identity:
 def _drive(
     repo: Repository,
     kind: str,
-    make_plan: Callable[[_Sync], _Plan],
+    make_plan: Callable[[Sync], Plan],
     main: str,
     push: str | None,
     sign: bool,
@@ -252,8 +216,10 @@ def _drive(
             load_rules(TreeState(repo, tip, main))
     last: Exception | None = None
     for attempt in range(1, max(1, max_attempts) + 1):
-        with _publisher_lock(repo):
-            target: _Local | _Remote = _Remote(repo, push, main_ref) if push else _Local(repo, main_ref)
+        with publish_refs.publisher_lock(repo):
+            target: LocalTarget | RemoteTarget = (
+                RemoteTarget(repo, push, main_ref) if push else LocalTarget(repo, main_ref)
+            )
             sync = target.sync(dry_run)
             _check_history(repo, sync.base, push)
             plan = make_plan(sync)
@@ -271,10 +237,10 @@ def _drive(
                 pub.messages.append(plan.nothing)
                 return pub
             plan.versions = [_write_tag(repo, v, signer) for v in plan.versions]
-            _step("merge-written")
+            publish_refs.step("merge-written")
             try:
                 pub.pushed = target.commit(sync, plan, pub.messages)
-            except (RefMovedError, PushRejectedError, _Busy) as exc:
+            except (RefMovedError, PushRejectedError, Busy) as exc:
                 last = exc
             else:
                 pub.action = "published"
@@ -283,9 +249,9 @@ def _drive(
                 if plan.nothing:
                     pub.messages.insert(0, plan.nothing)
                 return pub
-        time.sleep(_backoff(attempt))
+        time.sleep(backoff(attempt))
     assert last is not None
-    if isinstance(last, _Busy):  # a ref lock held by another writer until the end: a lost race too
+    if isinstance(last, Busy):  # a ref lock held by another writer until the end: a lost race too
         now = repo.ref_target(main_ref)
         raise RefMovedError(main_ref, now, now) from None
     raise last
@@ -295,269 +261,17 @@ def _check_history(repo: Repository, base: str, remote: str | None) -> None:
     """Refuse to build on a main that lost published versions (rewound or force-pushed)."""
     lost = [v.tag for v in list_versions(repo) if not repo.is_ancestor(v.commit, base)]
     if lost:
-        raise _rewound(f"{remote}'s main" if remote else "main", lost)
-
-
-def _rewound(where: str, lost: list[str]) -> VerificationError:
-    shown = ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else "")
-    return VerificationError(
-        f"{where} does not contain published version(s) {shown}: it was rewound or force-pushed;"
-        " nothing was published (restore main so that it contains every version; see `canonry verify`)"
-    )
-
-
-def _backoff(attempt: int) -> float:
-    """Seconds to wait after losing attempt N: random, doubling up to 3.2 s, so racers spread out."""
-    return random.uniform(0, 0.1 * min(2**attempt, 32))
-
-
-class _Busy(Exception):
-    """Another git process holds a ref lock: a race like any other."""
-
-
-@dataclass
-class _Sync:
-    base: str  # main tip to build on
-    expected_remote: str | None = None  # the lease (remote main as fetched; None: absent)
-    local_main: str | None = None
-    pending: list[tuple[str, str]] = field(default_factory=list)  # (ref, oid) the remote lacks
-    notes_refs: tuple[str, ...] = (NOTES_REF,)  # where review decisions are read from
-
-
-class _Local:
-    def __init__(self, repo: Repository, main_ref: str) -> None:
-        self.repo = repo
-        self.main_ref = main_ref
-
-    def sync(self, dry_run: bool) -> _Sync:
-        tip = self.repo.ref_target(self.main_ref)
-        if tip is None:
-            raise UsageError(f"{self.main_ref} does not exist: nothing to publish onto")
-        return _Sync(base=tip, local_main=tip)
-
-    def commit(self, sync: _Sync, plan: _Plan, messages: list[str]) -> list[str]:
-        updates = [RefUpdate(self.main_ref, plan.new_main or sync.base, sync.base)]
-        updates += [RefUpdate(v.ref, v.tag_object, None) for v in plan.versions]
-        _update_refs(self.repo, updates, f"canonry: {_ref_message(plan)}")
-        _step("refs-moved")
-        follow_work_tree(self.repo, self.main_ref, sync.base, plan.new_main or sync.base, messages)
-        return []
-
-
-class _Remote:
-    """Main and tags on a remote: the atomic push is the commit point; local refs follow."""
-
-    def __init__(self, repo: Repository, remote: str, main_ref: str) -> None:
-        self.repo = repo
-        self.remote = remote
-        self.main_ref = main_ref
-        self.tracking = f"refs/remotes/{remote}/{main_ref[len('refs/heads/') :]}"
-        self.notes_mirror = f"refs/canonry/remotes/{remote}/notes/canonry-reviews"
-
-    def _fetch(self) -> dict[str, str]:
-        """{ref: oid} of the remote's main and tags, in one round trip.
-
-        Tags are mirrored (and pruned) under a private namespace first, so the
-        remote's own set is known exactly and a local tag is never clobbered.
-        """
-        mirror = f"refs/canonry/remotes/{self.remote}/tags/"
-        main = f"+{self.main_ref}:{self.tracking}"
-        tags = f"+refs/tags/*:{mirror}*"
-        # approvals made in other clones reach this one through the remote (a glob: it may be absent)
-        notes = f"+{NOTES_REF}*:{self.notes_mirror}*"
-        fetch = ["fetch", "--quiet", "--no-tags", "--prune", self.remote]
-        proc = self.repo.run_git([*fetch, main, tags, notes], check=False)
-        if proc.returncode != 0 and "couldn't find remote ref" in proc.stderr:
-            self._git([*fetch, tags, notes])  # no main there yet
-            self.repo.update_refs(
-                [RefUpdate(self.tracking, None, t)] if (t := self.repo.ref_target(self.tracking)) else [],
-                "gone",
-            )
-        elif proc.returncode != 0:
-            raise RemoteError(f"git fetch {self.remote} failed: {' '.join(proc.stderr.split())}")
-        listing = {TAG_PREFIX + ref[len(mirror) :]: oid for ref, oid in self.repo.refs(mirror).items()}
-        tip = self.repo.ref_target(self.tracking)
-        if tip is not None:
-            listing[self.main_ref] = tip
-        return listing
-
-    def _git(self, args: list[str]) -> Any:
-        proc = self.repo.run_git(args, check=False, timeout=300)
-        if proc.returncode != 0 and args[0] != "push":
-            raise RemoteError(f"git {args[0]} {self.remote} failed: {' '.join(proc.stderr.split())}")
-        return proc
-
-    def sync(self, dry_run: bool) -> _Sync:
-        listing = self._fetch()
-        for ref, oid in sorted(listing.items()):
-            local = self.repo.ref_target(ref) if ref.startswith(TAG_PREFIX) else None
-            if local is not None and local != oid:
-                raise RemoteError(
-                    f"{ref[len(TAG_PREFIX) :]} differs here from {self.remote}'s: this repository published"
-                    f" it without pushing while {self.remote} published another; keep {self.remote}'s"
-                    f" (git tag -d {ref[len(TAG_PREFIX) :]}, git fetch {self.remote} --tags, reset main to"
-                    f" {self.remote}'s) and publish again"
-                )
-        missing = [RefUpdate(r, o, None) for r, o in listing.items() if r.startswith(TAG_PREFIX)]
-        missing = [u for u in missing if self.repo.ref_target(u.name) is None]
-        if missing:  # a tag created meanwhile by another process is checked again next time
-            with contextlib.suppress(RefMovedError, _Busy):
-                _update_refs(self.repo, missing, f"canonry: tags from {self.remote}")
-        remote_main = self.repo.ref_target(self.tracking) if self.main_ref in listing else None
-        if remote_main is not None:
-            lost = [
-                ref[len(TAG_PREFIX) :]
-                for ref, oid in listing.items()
-                if parse_tag_name(ref) is not None
-                and not self.repo.is_ancestor(self.repo.resolve_commit(oid), remote_main)
-            ]
-            if lost:
-                raise _rewound(f"{self.remote}'s main", sorted(lost))
-        local = self.repo.ref_target(self.main_ref)
-        if remote_main is None and local is None:
-            raise UsageError(f"neither this repository nor {self.remote} has {self.main_ref}")
-        if remote_main is None or local is None or local == remote_main:
-            base = local if remote_main is None else remote_main
-        elif self.repo.is_ancestor(local, remote_main):
-            base = remote_main  # behind: catch up
-            if not dry_run:
-                try:
-                    self.repo.update_refs(
-                        [RefUpdate(self.main_ref, remote_main, local)], "canonry: fast-forward"
-                    )
-                    local = remote_main
-                except RefMovedError:
-                    pass
-        elif self.repo.is_ancestor(remote_main, local):
-            base = local  # ahead: local publications to push
-        else:
-            raise RemoteError(
-                f"{self.main_ref} here and on {self.remote} have diverged: publish from a clone whose main"
-                f" follows {self.remote} (git fetch {self.remote}; git reset --hard {self.tracking})"
-            )
-        assert base is not None
-        pending = []
-        for ref, oid in sorted(self.repo.refs(TAG_PREFIX).items()):
-            if ref in listing or parse_tag_name(ref) is None:
-                continue
-            commit = self.repo.try_resolve_commit(oid)
-            if commit is not None and self.repo.is_ancestor(commit, base):
-                pending.append((ref, oid))
-        if base != remote_main:
-            pending.insert(0, (self.main_ref, base))
-        notes = (NOTES_REF, self.notes_mirror) if self.repo.ref_target(self.notes_mirror) else (NOTES_REF,)
-        return _Sync(base, remote_main, local, pending, notes)
-
-    def commit(self, sync: _Sync, plan: _Plan, messages: list[str]) -> list[str]:
-        new_main = plan.new_main or sync.base
-        refs = [(self.main_ref, new_main)]
-        refs += [(ref, oid) for ref, oid in sync.pending if ref != self.main_ref]
-        refs += [(v.ref, v.tag_object) for v in plan.versions]
-        lease = f"--force-with-lease={self.main_ref}:{sync.expected_remote or ''}"
-        specs = [f"{oid}:{ref}" for ref, oid in refs]
-        proc = self._git(["push", "--atomic", "--porcelain", lease, self.remote, *specs])
-        if proc.returncode != 0:
-            rejected = [line for line in proc.stdout.splitlines() if line.startswith("!")]
-            reasons = [line.split("\t")[-1] for line in rejected if "atomic push failed" not in line]
-            if rejected:
-                raise PushRejectedError(self.remote, "; ".join(reasons or ["atomic push failed"]))
-            raise RemoteError(f"git push {self.remote} failed: {' '.join(proc.stderr.split())}")
-        _step("pushed")
-        self._follow(sync, new_main, refs, messages)
-        return [ref for ref, _ in refs if not (ref == self.main_ref and new_main == sync.expected_remote)]
-
-    def _follow(self, sync: _Sync, new_main: str, refs: list[tuple[str, str]], messages: list[str]) -> None:
-        """Bring local refs to what the remote now has (the publication is done either way)."""
-        for _ in range(3):
-            updates = [RefUpdate(self.tracking, new_main, self.repo.ref_target(self.tracking))]
-            local = self.repo.ref_target(self.main_ref)
-            if local is None or (local != new_main and self.repo.is_ancestor(local, new_main)):
-                updates.append(RefUpdate(self.main_ref, new_main, local))
-            updates += [
-                RefUpdate(r, o, None) for r, o in refs if r != self.main_ref and not self.repo.ref_target(r)
-            ]
-            try:
-                _update_refs(self.repo, updates, f"canonry: follow {self.remote}")
-                if local is not None:
-                    follow_work_tree(self.repo, self.main_ref, local, new_main, messages)
-                return
-            except (RefMovedError, _Busy):
-                continue
-        messages.append(
-            f"published on {self.remote}, but local refs could not follow:"
-            f" run `git fetch {self.remote} --tags`"
-        )
-
-
-def follow_work_tree(repo: Repository, ref: str, old: str, new: str, messages: list[str]) -> None:
-    """When ref is checked out here, bring index and work tree from old to new (local edits kept)."""
-    if old == new or repo.workdir is None or repo.head_branch() != ref:
-        return
-    if not (repo.git_dir / "index").exists():  # never checked out (git clone --no-checkout)
-        return
-    proc = repo.run_git(["read-tree", "-m", "-u", old, new], check=False)
-    if proc.returncode != 0:
-        messages.append(
-            f"{ref} is checked out here and moved to {new[:12]}, but the work tree could not follow"
-            f" ({' '.join(proc.stderr.split())}); update it with `git reset --keep {new[:12]}`"
-        )
-
-
-def _update_refs(repo: Repository, updates: list[RefUpdate], message: str) -> None:
-    try:
-        repo.update_refs(updates, message)
-    except GitCommandError as exc:
-        if "lock" in str(exc).lower() or "exists" in str(exc).lower():
-            raise _Busy(str(exc)) from None
-        raise
-
-
-@contextlib.contextmanager
-def _publisher_lock(repo: Repository, wait: float = 120.0) -> Iterator[None]:
-    """Publishers on one repository take turns (a file lock); the ref CAS still guards correctness."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): racing is still safe, only slower
-        yield
-        return
-    path = repo.cache_dir() / "publish.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "a+")  # noqa: SIM115 - held across the yield
-    except OSError:
-        yield
-        return
-    deadline = time.monotonic() + wait
-    try:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    break  # a stuck publisher: go on, the CAS protects
-                time.sleep(0.02)
-        yield
-    finally:
-        fh.close()
-
-
-def _ref_message(plan: _Plan) -> str:
-    tags = ", ".join(v.tag for v in plan.versions)
-    return f"publish {tags}" if tags else "publish"
-
-
-# --- plans ----------------------------------------------------------------------------------------
+        raise rewound(f"{remote}'s main" if remote else "main", lost)
 
 
 def _plan_publish(
     repo: Repository, draft: Draft, who: Identity, base: str, notes_refs: tuple[str, ...] = (NOTES_REF,)
-) -> _Plan:
+) -> Plan:
     head = draft.head
     if head == base:
-        return _Plan(base, None, [], nothing=f"{draft.branch} has no commit beyond main: nothing new")
+        return Plan(base, None, [], nothing=f"{draft.branch} has no commit beyond main: nothing new")
     if repo.is_ancestor(head, base):
-        return _Plan(base, None, [], nothing=f"{draft.branch} is already merged into main: nothing new")
+        return Plan(base, None, [], nothing=f"{draft.branch} is already merged into main: nothing new")
     merge_base = repo.merge_base(base, head) or base
     tree = repo.tree_of(head) if merge_base == base else _merge(repo, merge_base, base, head, draft.branch)
     result = run_gates(
@@ -586,14 +300,14 @@ def _plan_publish(
         _version(repo, spec, n, parent, commit, tree, who, now, result, draft=draft.branch, approved=approved)
         for spec, n, parent in todo
     ]
-    return _Plan(base, commit, versions, result)
+    return Plan(base, commit, versions, result)
 
 
-def _plan_release(repo: Repository, who: Identity, base: str) -> _Plan:
+def _plan_release(repo: Repository, who: Identity, base: str) -> Plan:
     tree = repo.tree_of(base)
     todo = _libraries_to_tag(repo, registry_in_tree(repo, tree), tree)
     if not todo:
-        return _Plan(base, None, [], nothing="every library's latest version has main's content: nothing new")
+        return Plan(base, None, [], nothing="every library's latest version has main's content: nothing new")
     groups: dict[str | None, list[str]] = {}
     for spec, _n, parent in todo:
         since = parent.commit if parent is not None and _has_library(repo, parent.commit, spec.name) else None
@@ -614,10 +328,10 @@ def _plan_release(repo: Repository, who: Identity, base: str) -> _Plan:
     versions = [
         _version(repo, spec, n, parent, base, tree, who, now, result, draft=draft) for spec, n, parent in todo
     ]
-    return _Plan(base, None, versions, result)
+    return Plan(base, None, versions, result)
 
 
-def _plan_rollback(repo: Repository, target: Version, who: Identity, reason: str, base: str) -> _Plan:
+def _plan_rollback(repo: Repository, target: Version, who: Identity, reason: str, base: str) -> Plan:
     base_tree = repo.tree_of(base)
     registry = registry_in_tree(repo, base_tree)
     spec = registry.library(target.library)
@@ -626,7 +340,7 @@ def _plan_rollback(repo: Repository, target: Version, who: Identity, reason: str
     want = repo.subtree(repo.tree_of(target.commit), spec.path)
     have = repo.subtree(base_tree, spec.path)
     if want == have == repo.subtree(repo.tree_of(latest.commit), spec.path):
-        return _Plan(
+        return Plan(
             base, None, [], nothing=f"{latest.tag} already has the content of {target.tag}: nothing new"
         )
     changes: dict[str, bytes | None] = {}
@@ -649,7 +363,7 @@ def _plan_rollback(repo: Repository, target: Version, who: Identity, reason: str
     result = run_gates(repo, base, commit, gates=gates, libraries=[spec.name])
     _check(result, f"the content of {target.tag} does not pass today's gates")
     version = _version(repo, spec, number, latest, commit, tree, who, now, result, rollback_of=target.tag)
-    return _Plan(base, commit, [version], result)
+    return Plan(base, commit, [version], result)
 
 
 def _check(result: GateResult, what: str) -> None:
@@ -846,7 +560,7 @@ def _require_signing(repo: Repository, base: str, sign: bool) -> None:
         raise UsageError("the policy in schemas/libraries.yaml requires signed tags: pass --sign")
 
 
-def _dry_run_diff(repo: Repository, plan: _Plan) -> dict[str, Any] | None:
+def _dry_run_diff(repo: Repository, plan: Plan) -> dict[str, Any] | None:
     if plan.new_main is None and not plan.versions:
         return None
     from .diff import diff
