@@ -66,3 +66,22 @@ def test_first_release_records_holdout_accuracy_in_the_tag(ref_repo):
     assert meta["holdout"]["metric"] == "accuracy"
     assert meta["holdout"]["cases"] > 100 and 0.5 < meta["holdout"]["value"] <= 1.0
     assert "holdout" in meta["gates"]
+
+
+def test_one_entry_by_id_through_the_recorded_index(small_repo):
+    import pytest
+
+    import canonry
+    from canonry.entries import store_for
+
+    lib = canonry.open(small_repo).library("mapping", "main")
+    assert len(lib) == 3  # builds and records the index of this tree
+    store = store_for(lib.state.repo)
+    assert store.lookup_entry(lib.tree, "m1") == (lib.index["m1"].oid, 0o100644)
+    assert store.lookup_entry(lib.tree, "nope") is None
+    fresh = canonry.open(small_repo).library("mapping", "main")
+    fresh._store = store
+    assert fresh["m1"]["pattern"] == "cement plant"
+    with pytest.raises(canonry.UnknownEntryError):
+        fresh["nope"]
+    assert store.lookup_entry("0" * 40, "m1") is False  # a tree never indexed: read it from git

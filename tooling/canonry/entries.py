@@ -90,6 +90,13 @@ class EntryStore:
                 self._db.execute("PRAGMA synchronous=OFF")
                 self._db.execute("CREATE TABLE IF NOT EXISTS entries (oid TEXT PRIMARY KEY, data BLOB)")
                 self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, data BLOB)")
+                # id -> blob of each indexed library tree: one entry by id without reading a
+                # flat folder's multi-megabyte tree object
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS paths (tree TEXT, id TEXT, oid TEXT, mode INTEGER,"
+                    " PRIMARY KEY (tree, id)) WITHOUT ROWID"
+                )
+                self._db.execute("CREATE TABLE IF NOT EXISTS indexed (tree TEXT PRIMARY KEY)")
             except (OSError, sqlite3.Error):
                 self._db = None  # a read-only or broken cache only costs speed
 
@@ -154,6 +161,36 @@ class EntryStore:
             return marshal.loads(row[0]) if row else None
         except (sqlite3.Error, ValueError, EOFError, TypeError):
             return None
+
+    def record_index(self, tree: str, rows: list[tuple[str, str, int]]) -> None:
+        """Remember which blob each entry id of a library tree names."""
+        if self._db is None:
+            return
+        with suppress(sqlite3.Error):
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO paths VALUES (?, ?, ?, ?)", [(tree, i, o, m) for i, o, m in rows]
+            )
+            self._db.execute("INSERT OR REPLACE INTO indexed VALUES (?)", (tree,))
+            self._db.execute("COMMIT")
+        if self._db.in_transaction:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    def lookup_entry(self, tree: str, entry_id: str) -> tuple[str, int] | None | bool:
+        """(blob, mode) of an id in an indexed tree, None if the tree lacks it, False if not indexed."""
+        if self._db is None:
+            return False
+        try:
+            row = self._db.execute(
+                "SELECT oid, mode FROM paths WHERE tree = ? AND id = ?", (tree, entry_id)
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), int(row[1])
+            known = self._db.execute("SELECT 1 FROM indexed WHERE tree = ?", (tree,)).fetchone()
+        except sqlite3.Error:
+            return False
+        return None if known else False
 
     def put_bundle(self, key: str, value: Any, keep: int = 4) -> None:
         """Store a whole loaded version; keep only the most recent few (they are large)."""
@@ -299,9 +336,10 @@ class Library(Mapping[str, Entry]):
                 entry_id = self.spec.id_from_relative_path(file_path[base:])
                 if entry_id is not None:
                     index[entry_id] = ref
-            if key:
+            if key and self.tree:
                 rows = [(eid, ref.oid, ref.mode) for eid, ref in index.items()]
                 self._store.put_result(key, rows)
+                self._store.record_index(self.tree, rows)
         if key and rows is not None:
             _remember(key, rows)
         self._index = index
@@ -339,6 +377,13 @@ class Library(Mapping[str, Entry]):
         from .states import TreeState
 
         if isinstance(self.state, TreeState):
+            if self.tree is not None:
+                known = self._store.lookup_entry(self.tree, entry_id)
+                if known is None:
+                    return None
+                if known is not False:
+                    assert isinstance(known, tuple)
+                    return FileRef(path, known[0], known[1])
             item = self.state.repo.entry_at(self.state.tree, path)
             return FileRef(path, item.oid, item.mode) if item and not item.is_tree else None
         return self.index.get(entry_id)
