@@ -20,7 +20,7 @@ from ..entries import parse_blob
 from ..errors import EntrySyntaxError
 from ..merge import ABSENT, same
 from ..registry import LibrarySpec
-from .duplicates import Positions, changed_entries, content_specs, entry_id_of
+from .content import Positions, changed_entries, content_specs, entry_id_of
 from .engine import GateContext
 from .findings import ERROR, Finding
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..merge import FieldConflict, field_keys, merge_trees
 from ..states import FileRef, State
-from .duplicates import Landing, Positions, content_specs, key_of, keyed_lookup, landing
+from .content import Landing, Positions, content_specs, key_of, keyed_lookup, landing
 from .engine import GateContext
 from .findings import ERROR, Finding
 

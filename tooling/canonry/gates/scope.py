@@ -17,7 +17,7 @@ from typing import Any
 
 from ..pii import EMAIL, PiiHit, scan
 from ..yamlio import Path
-from .duplicates import ChangedEntry, Positions, changed_entries, content_specs
+from .content import ChangedEntry, Positions, changed_entries, content_specs
 from .engine import GateContext
 from .findings import ERROR, Finding
 

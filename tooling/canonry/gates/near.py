@@ -1,0 +1,187 @@
+"""Near-duplicate text: normalization, similarity, and the trigram index that finds candidates.
+
+Similarity is difflib.SequenceMatcher's ratio (autojunk off), or 1.0 when both
+texts have the same set of words. The index is a character-trigram inverted
+index with a prefix filter (only the rarest trigrams of a text are looked up,
+as many as a pair above the threshold must share one of), then a length filter
+and a trigram count filter, so a similarity is computed for a handful of
+candidates only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import hashlib
+import math
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+# --- near duplicates -----------------------------------------------------------------
+
+
+def normalize_text(value: str) -> str:
+    """The matching form of text: NFKC, case folded, punctuation and symbols as spaces."""
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    chars = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in folded]
+    return " ".join("".join(chars).split())
+
+
+def near_text(doc: dict[str, Any], fields: Iterable[str]) -> str:
+    parts = [normalize_text(v) for f in fields if isinstance(v := doc.get(f), str)]
+    return " ".join(p for p in parts if p)
+
+
+def trigrams(text: str) -> set[str]:
+    padded = f" {text} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def word_set(text: str) -> str:
+    return " ".join(sorted(set(text.split())))
+
+
+def similarity(a: str, b: str) -> float:
+    """1.0 for the same set of words, else difflib's ratio (autojunk off)."""
+    if word_set(a) == word_set(b):
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+class NearIndex:
+    """Texts by position (ordered by length), a trigram -> positions inverted index, word sets -> positions.
+
+    Positions run in order of text length, so the part of a posting list within a
+    length window is one slice, found by bisection. Everything is kept in a few
+    strings and byte arrays, so a cached index of 100,000 texts loads in milliseconds.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._ids: str = data["ids"]
+        self._texts: str = data["texts"]
+        self._id_at = _ints("I", data["id_offsets"])
+        self._text_at = _ints("I", data["text_offsets"])
+        self.lengths = _ints("I", data["lengths"])
+        self.sizes = _ints("I", data["sizes"])
+        self.grams: dict[str, bytes] = data["grams"]
+        self._word_hashes = _ints("Q", data["word_hashes"])
+        self._word_positions = _ints("I", data["word_positions"])
+        self.last_compared = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def id(self, position: int) -> str:
+        return self._ids[self._id_at[position] : self._id_at[position + 1] - 1]
+
+    def text(self, position: int) -> str:
+        return self._texts[self._text_at[position] : self._text_at[position + 1] - 1]
+
+    @staticmethod
+    def build(texts: dict[str, str]) -> dict[str, Any]:
+        """The marshal-able form of an index over {id: normalized text} (no newlines in either)."""
+        ids = sorted(texts, key=lambda i: (len(texts[i]), i))
+        ordered = [texts[i] for i in ids]
+        postings: dict[str, array[int]] = {}
+        words: list[tuple[int, int]] = []
+        sizes = array("I")
+        for position, text in enumerate(ordered):
+            grams = trigrams(text)
+            sizes.append(len(grams))
+            for gram in grams:
+                got = postings.get(gram)
+                if got is None:
+                    got = postings[gram] = array("I")
+                got.append(position)
+            words.append((_word_hash(word_set(text)), position))
+        words.sort()
+        return {
+            "ids": "\n".join(ids) + "\n",
+            "id_offsets": _offsets(ids),
+            "texts": "\n".join(ordered) + "\n",
+            "text_offsets": _offsets(ordered),
+            "lengths": array("I", (len(t) for t in ordered)).tobytes(),
+            "sizes": sizes.tobytes(),
+            "grams": {g: p.tobytes() for g, p in sorted(postings.items())},
+            "word_hashes": array("Q", (h for h, _ in words)).tobytes(),
+            "word_positions": array("I", (p for _, p in words)).tobytes(),
+        }
+
+    def same_words(self, text: str) -> list[int]:
+        """Positions of the texts made of the same set of words as text."""
+        key = word_set(text)
+        h = _word_hash(key)
+        out = []
+        i = bisect.bisect_left(self._word_hashes, h)
+        while i < len(self._word_hashes) and self._word_hashes[i] == h:
+            position = self._word_positions[i]
+            if word_set(self.text(position)) == key:
+                out.append(position)
+            i += 1
+        return out
+
+    def similar(self, text: str, threshold: float, excluded: set[str]) -> list[tuple[str, float]]:
+        """(id, similarity) of the indexed texts at least threshold similar to text.
+
+        Exact for similarity() above: the filters only drop pairs that cannot reach the threshold.
+        """
+        self.last_compared = 0
+        if not len(self):
+            return []
+        t = max(threshold, 1e-9)
+        grams = trigrams(text)
+        n, g = len(text), len(grams)
+        # The ratio is at most 2 min(n, m) / (n + m): a length window. Within it, a pair at
+        # or above the threshold differs by at most (1 - t)(n + m) insertions and deletions
+        # (difflib's matches are a common subsequence), and each breaks at most 3 trigrams
+        # of either text: a text of length m and `size` trigrams shares at least
+        # need[m] + max(0, size - g) of text's trigrams.
+        low, high = math.ceil(n * t / (2 - t) - 1e-9), math.floor(n * (2 - t) / t + 1e-9)
+        breaks = [3 * math.floor((1 - t) * (n + m) + 1e-9) for m in range(high + 1)]
+        need = [g - b for b in breaks]
+        start, stop = bisect.bisect_left(self.lengths, low), bisect.bisect_right(self.lengths, high)
+        candidates: Iterable[int]
+        if need[high] > 0:  # count shared trigrams per text within the window, in C
+            shared: Counter[int] = Counter()
+            for gram in grams:
+                posting = self.grams.get(gram)
+                if posting:
+                    view = memoryview(posting).cast("I")
+                    shared.update(view[bisect.bisect_left(view, start) : bisect.bisect_left(view, stop)])
+            lengths, sizes = self.lengths, self.sizes
+            candidates = [
+                p for p, c in shared.items() if c >= need[m := lengths[p]] and c + breaks[m] >= sizes[p]
+            ]
+        else:  # a short text and a low threshold: trigrams prove nothing, take the whole window
+            candidates = range(start, stop)
+        same_words = set(self.same_words(text))
+        out = [(self.id(p), 1.0) for p in same_words if self.id(p) not in excluded]
+        for position in candidates:
+            if position in same_words or (entry_id := self.id(position)) in excluded:
+                continue
+            matcher = difflib.SequenceMatcher(None, text, self.text(position), autojunk=False)
+            self.last_compared += 1
+            if matcher.quick_ratio() >= threshold and (score := matcher.ratio()) >= threshold:
+                out.append((entry_id, score))
+        return sorted(out)
+
+
+def _ints(kind: str, data: bytes) -> array[int]:
+    out = array(kind)
+    out.frombytes(data)
+    return out
+
+
+def _offsets(items: list[str]) -> bytes:
+    """Start offsets of items joined by one separator each, and the end."""
+    out = array("I", [0])
+    for item in items:
+        out.append(out[-1] + len(item) + 1)
+    return out.tobytes()
+
+
+def _word_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
