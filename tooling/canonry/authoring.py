@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EntrySyntaxError, UsageError
+from .errors import EntrySyntaxError, RegistryError, UsageError
 from .ids import uuid7
 from .repo import Repository
 from .rules import load_rules
@@ -55,8 +55,8 @@ def new_entry(repo: Repository, library: str, fields: dict[str, str]) -> NewEntr
     problems = []
     try:
         validator = rules.validator(spec)
-    except Exception:
-        validator = None
+    except RegistryError:
+        validator = None  # a broken schema: `canonry validate` reports it
     if validator is not None:
         for err in validator.iter_errors(entry):
             where = "/".join(str(p) for p in err.absolute_path) or "(entry)"

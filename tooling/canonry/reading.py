@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import Canon
+from .errors import UsageError
 from .repo import Repository
 from .versions import parse_library_spec, read_metadata, resolve_version
 
@@ -35,6 +36,6 @@ def _split(spec: str) -> tuple[str, str]:
         name, _, version = spec.partition("@")
         try:
             return parse_library_spec(spec)
-        except Exception:
+        except UsageError:
             return name, version  # any git ref: mapping@main, mapping@draft/x
     return spec, "latest"

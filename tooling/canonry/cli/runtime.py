@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from ..api import Canon
-from ..errors import UsageError
+from ..errors import CheckFailed
 from ..runtime.bundle import load_bundle, write_bundle
 from ..runtime.files import atomic_write
 from ..runtime.mirror import Mirror, is_remote, redact
@@ -153,9 +153,7 @@ def verify_cmd(
             try:
                 bundle = load_bundle(path)
                 report.notes.append(f"{path}: {bundle.tag}, {len(bundle)} entries, sha256 {bundle.sha256}")
-            except UsageError:
-                raise
-            except Exception as exc:  # VerificationError
+            except CheckFailed as exc:  # VerificationError and the like: a finding, not a crash
                 from ..gates.findings import ERROR, Finding
 
                 report.findings.append(Finding(path, None, None, "bundle", ERROR, str(exc)))
