@@ -76,7 +76,10 @@ def test_readme_quick_start_is_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     blocks = [b.split("```", 1)[0].strip() for b in section.split("```sh\n")[1:]]
-    assert blocks == ["pip install . && canonry validate", 'pip install -e ".[test]" && python -m pytest -q']
+    assert blocks == [
+        "pip install . && canonry gate --full",
+        'pip install -e ".[test]" && python -m pytest -q',
+    ]
     assert "python -m pytest -q" in (ROOT / ".ci/run").read_text()
 
 

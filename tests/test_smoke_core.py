@@ -85,3 +85,12 @@ def test_one_entry_by_id_through_the_recorded_index(small_repo):
     with pytest.raises(canonry.UnknownEntryError):
         fresh["nope"]
     assert store.lookup_entry("0" * 40, "m1") is False  # a tree never indexed: read it from git
+
+
+def test_the_reference_knowledge_passes_every_gate_in_full(ref_repo):
+    # Reference content and gates must agree: each check below the review gate, every entry.
+    result = run(["gate", "--full", "--repo", str(ref_repo), "--format", "json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0, [f for f in doc["findings"] if f["severity"] == "error"]
+    assert set(doc["gates"]) >= {"duplicates", "conflicts", "scope", "holdout", "evidence", "append-only"}
+    assert doc["metrics"]["entries"] > 1500

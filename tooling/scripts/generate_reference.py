@@ -608,7 +608,12 @@ def nationality_classification() -> list[dict[str, Any]]:
             occupation_title=title,
             feasibility_class=feasibility,
             basis=basis,
-            evidence_override_ids=[],
+            # calibrated cells cite the nationality overrides (engagement-system export rows,
+            # see `canonry learn workforce --from`) they were learned from: the evidence gate
+            # needs policy.min_override_frequency of them
+            evidence_override_ids=sorted(_id("nationality-override", code, k) for k in range(2))
+            if basis == "calibrated"
+            else [],
             rationale=rationale,
         )
         for code, title, feasibility, basis, rationale in NATIONALITY

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..entries import Library
-from ..gates.engine import run_gates, validate
+from ..gates.engine import check_all, run_gates, validate
 from ..gates.report import REPORTER_BY_NAME
 from ..rules import load_rules
 from ..states import State, TreeState, WorkTreeState
@@ -107,8 +107,13 @@ def validate_cmd(
 @click.option("--base", default="main", show_default=True, help="The base: its rules apply.")
 @click.option("--head", default="HEAD", show_default=True, help="The draft tip to check.")
 @click.option("--library", "libraries", multiple=True, help="Only this library (repeatable).")
+@click.option(
+    "--full", is_flag=True, help="Check every entry at HEAD with HEAD's rules, not only what it changes."
+)
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
-def gate_cmd(repo_path: str | None, base: str, head: str, libraries: tuple[str, ...], fmt: str) -> None:
+def gate_cmd(
+    repo_path: str | None, base: str, head: str, libraries: tuple[str, ...], full: bool, fmt: str
+) -> None:
     """Run the publication gates on what HEAD changes relative to BASE.
 
     Reads straight from git (no work tree). Rules come from the base, never
@@ -119,9 +124,13 @@ def gate_cmd(repo_path: str | None, base: str, head: str, libraries: tuple[str, 
     Example:
       canonry gate --base main --head draft/steel-patterns
       canonry gate --format github      # in a pull-request workflow
+      canonry gate --full               # every entry of every library, every gate but review
     """
     repo = open_repo(repo_path)
-    result = run_gates(repo, base, head, libraries=libraries)
+    if full:
+        result = check_all(repo, head, libraries=libraries)
+    else:
+        result = run_gates(repo, base, head, libraries=libraries)
     emit(REPORTER_BY_NAME[fmt](result))
     raise SystemExit(result.exit_code)
 

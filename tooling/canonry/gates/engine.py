@@ -258,6 +258,27 @@ def run_gates(
     return result
 
 
+def check_all(repo: Repository, ref: str = "HEAD", libraries: Sequence[str] = ()) -> GateResult:
+    """Every gate but review over every entry at ref (not only what a draft changes)."""
+    commit = repo.resolve_commit(ref)
+    state = TreeState(repo, commit, ref)
+    rules = load_rules(state)
+    ctx = GateContext(
+        repo=repo,
+        head=state,
+        base=None,
+        rules=rules,
+        head_rules=rules,
+        full=True,
+        only_libraries=tuple(libraries),
+        options={"base_tip": state},
+    )
+    _check_libraries(ctx, libraries)
+    result = run(ctx, default_gates())
+    result.head = _ref_info(state, ref)
+    return result
+
+
 def default_gates() -> list[str]:
     """Every gate except review (on a forge, required reviews do that job)."""
     return [g for g in GATES if g != "review"]
