@@ -27,6 +27,7 @@ from .registry import REGISTRY_PATH, LibrarySpec, Registry
 from .repo import CommitInfo, Repository
 from .review import all_decisions
 from .rules import registry_at as rules_registry_at
+from .times import rfc3339
 from .versions import (
     TAG_PREFIX,
     Version,
@@ -41,10 +42,6 @@ from .yamlio import dump_yaml, load_mapping, load_yaml
 
 NOTES_REF = "refs/notes/canonry"  # notes on version tags (deprecations)
 GATE = "verify"
-
-
-def _rfc3339(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def registry_at(repo: Repository, commit: str) -> Registry | None:
@@ -80,7 +77,7 @@ def deprecate(repo: Repository, spec: str, reason: str, by: str | None = None) -
         raise UsageError(f"name the version to deprecate: {library}@vN")
     version = resolve_version(repo, library, selector)
     who = actor_identity(repo, by)
-    record = {"reason": " ".join(reason.split()), "by": who.email, "at": _rfc3339(int(time.time()))}
+    record = {"reason": " ".join(reason.split()), "by": who.email, "at": rfc3339()}
     for attempt in range(5):
         doc: dict[str, Any] = {}
         existing = repo.read_note(NOTES_REF, version.target)
@@ -182,7 +179,7 @@ def _commit_record(c: CommitInfo, entries: list[dict[str, Any]]) -> dict[str, An
 
     return {
         "kind": "change",
-        "at": _rfc3339(c.author_time),
+        "at": rfc3339(c.author_time),
         "commit": c.oid,
         "author": c.author.email,
         "actor": trailer("Canonry-Actor") or c.author.email,
@@ -275,7 +272,7 @@ def _publication_record(repo: Repository, v: Version) -> dict[str, Any]:
         "library": v.library,
         "version": v.number,
         "commit": v.commit,
-        "at": meta.get("published_at") or (_rfc3339(info.tag_time) if info and info.tag_time else None),
+        "at": meta.get("published_at") or (rfc3339(info.tag_time) if info and info.tag_time else None),
         "actor": meta.get("published_by") or (info.tagger.email if info and info.tagger else None),
         "approved_by": meta.get("approved_by") or [],
         "draft": meta.get("draft"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from .ids import uuid7
 from .repo import Repository
 from .rules import load_rules
 from .states import WorkTreeState
+from .times import rfc3339
 from .yamlio import dump_yaml, load_yaml
 
 COMMON_DEFAULTS = {
@@ -28,10 +28,6 @@ class NewEntry:
     problems: list[str] = field(default_factory=list)
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 def new_entry(repo: Repository, library: str, fields: dict[str, str]) -> NewEntry:
     """Create knowledge/<library>/<uuid7>.yaml with defaults and the given fields."""
     if repo.workdir is None:
@@ -39,7 +35,7 @@ def new_entry(repo: Repository, library: str, fields: dict[str, str]) -> NewEntr
     state = WorkTreeState(repo)
     rules = load_rules(state)
     spec = rules.require_registry().library(library)
-    entry: dict[str, object] = {"id": uuid7(), **COMMON_DEFAULTS, "updated_at": utc_now()}
+    entry: dict[str, object] = {"id": uuid7(), **COMMON_DEFAULTS, "updated_at": rfc3339()}
     for name, raw in fields.items():
         try:
             entry[name] = load_yaml(raw, f"--set {name}") if raw.strip() else ""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+from .text import normalize_text as normalize_text  # the comparison form, kept importable here
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -105,16 +106,6 @@ def assumption_default_in_range(entry: Mapping[str, Any]) -> list[Problem]:
             return [(("default",), f"{default!r} is not one of the allowed values {allowed!r}")]
         return []
     return [(("value_type",), f"{value_type!r} is neither NUMERIC nor CATEGORICAL")]
-
-
-def normalize_text(text: str) -> str:
-    """NFKC, case folding, punctuation and symbols turned into spaces, spaces collapsed.
-
-    This is how mapping patterns and project texts are compared.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    chars = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in folded]
-    return " ".join("".join(chars).split())
 
 
 def mapping_pattern_has_words(entry: Mapping[str, Any]) -> list[Problem]:

@@ -33,6 +33,7 @@ from .registry import LibrarySpec, Registry
 from .repo import Repository
 from .rules import load_rules
 from .states import TreeState
+from .times import rfc3339
 from .versions import Version, list_versions, read_metadata
 
 FORMAT = "canonry.health/v1"
@@ -60,7 +61,7 @@ def health(repo: Repository, at: dt.datetime | str | None = None, main: str = "m
         "format": FORMAT,
         "ref": main,
         "commit": commit,
-        "at": moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "at": rfc3339(moment),
         "engagements": len(_engagements(parsed)),
         "libraries": {
             name: {

@@ -36,6 +36,7 @@ from .registry import ID_RE, LibrarySpec, resolve_function
 from .repo import Repository
 from .rules import load_rules
 from .states import State, TreeState
+from .times import rfc3339
 from .yamlio import dump_yaml, load_yaml
 
 FORMATS = ("csv", "json", "jsonl")
@@ -336,7 +337,7 @@ def import_file(
         if isinstance(data, dict):
             existing.setdefault(tuple(_key_part(data.get(f)) for f in spec.natural_key), known_id)
     moment = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    stamp = moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    stamp = rfc3339(moment)
     result = ImportResult(library, str(path), source_ref, {"ref": base, "commit": commit}, rows=len(rows))
     problems: list[tuple[str, str]] = []
     seen: dict[tuple[Any, ...], Row] = {}

@@ -60,6 +60,7 @@ from .repo import Identity, Repository
 from .review import NOTES_REF
 from .rules import load_rules, registry_in_tree
 from .states import TreeState
+from .times import rfc3339
 from .versions import (
     Version,
     latest_version,
@@ -470,7 +471,7 @@ def _version(
         "library": spec.name,
         "version": number,
         "parent": parent.tag if parent else None,
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "published_at": rfc3339(now),
         "published_by": who.email,
         "approved_by": list(approved or []),
         "draft": draft,

@@ -23,6 +23,7 @@ from .registry import REGISTRY_PATH, Registry
 from .repo import Repository
 from .rules import load_rules
 from .states import TreeState
+from .times import rfc3339
 from .yamlio import dump_yaml, load_yaml
 
 NOTES_REF = "refs/notes/canonry-reviews"
@@ -395,7 +396,7 @@ def _decide(
         decision=decision,
         reviewer=reviewer,
         commit=draft.head,
-        at=_now(),
+        at=rfc3339(),
         draft=draft.branch,
         reason=reason.strip() if reason else None,
         libraries=tuple(status.libraries) + ((RULES,) if status.rules_changed else ()),
@@ -434,7 +435,3 @@ def _append(repo: Repository, draft: Draft, made: Decision) -> None:
 
 def _registry(repo: Repository, commit: str) -> Registry:
     return load_rules(TreeState(repo, commit, commit[:12])).require_registry()
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import Canon
-from ..checks import normalize_text
 from ..confidence import EffectiveConfidence, as_datetime, effective_confidence
 from ..entries import Library
 from ..errors import UsageError
@@ -24,6 +23,8 @@ from ..matching import per_entry, read_entries
 from ..registry import ConfidencePolicy, LibrarySpec
 from ..repo import Repository
 from ..rules import load_rules
+from ..text import normalize_text
+from ..times import rfc3339
 from ..versions import latest_version
 from .engine import GateContext
 from .findings import WARNING, Finding
@@ -104,7 +105,7 @@ def confidence_report(
         "library": library,
         "ref": lib.tag or version,
         "commit": lib.commit,
-        "at": moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "at": rfc3339(moment),
         "bands": dict(sorted(Counter(r.confidence.band for r in rows).items())),
         "entries": [r.to_dict() for r in rows],
     }

@@ -260,20 +260,8 @@ def run_gates(
 
 def check_all(repo: Repository, ref: str = "HEAD", libraries: Sequence[str] = ()) -> GateResult:
     """Every gate but review over every entry at ref (not only what a draft changes)."""
-    commit = repo.resolve_commit(ref)
-    state = TreeState(repo, commit, ref)
-    rules = load_rules(state)
-    ctx = GateContext(
-        repo=repo,
-        head=state,
-        base=None,
-        rules=rules,
-        head_rules=rules,
-        full=True,
-        only_libraries=tuple(libraries),
-        options={"base_tip": state},
-    )
-    _check_libraries(ctx, libraries)
+    state = TreeState(repo, repo.resolve_commit(ref), ref)
+    ctx = _full_context(repo, state, libraries, options={"base_tip": state})
     result = run(ctx, default_gates())
     result.head = _ref_info(state, ref)
     return result
@@ -297,18 +285,8 @@ def validate(
         state = TreeState(repo, repo.resolve_commit("HEAD"), "HEAD")
     else:
         state = WorkTreeState(repo)
-    rules = load_rules(state)
-    ctx = GateContext(
-        repo=repo,
-        head=state,
-        base=None,
-        rules=rules,
-        head_rules=rules,
-        full=True,
-        only_libraries=tuple(libraries),
-        only_paths=tuple(p.rstrip("/") for p in paths),
-    )
-    _check_libraries(ctx, libraries)
+    ctx = _full_context(repo, state, libraries, paths)
+    rules = ctx.rules
     # Same rules and same knowledge/ tree: the same verdict. One lookup, not 100,000.
     store = store_for(repo)
     knowledge_tree = state.tree_id(KNOWLEDGE)
@@ -327,6 +305,30 @@ def validate(
     if key is not None:
         store.put_result(key, ([f.as_tuple() for f in result.findings], result.metrics, result.gates))
     return result
+
+
+def _full_context(
+    repo: Repository,
+    state: State,
+    libraries: Sequence[str],
+    paths: Sequence[str] = (),
+    options: dict[str, Any] | None = None,
+) -> GateContext:
+    """A context that checks every entry at state with state's own rules (no base)."""
+    rules = load_rules(state)
+    ctx = GateContext(
+        repo=repo,
+        head=state,
+        base=None,
+        rules=rules,
+        head_rules=rules,
+        full=True,
+        only_libraries=tuple(libraries),
+        only_paths=tuple(p.rstrip("/") for p in paths),
+        options=options or {},
+    )
+    _check_libraries(ctx, libraries)
+    return ctx
 
 
 def _check_libraries(ctx: GateContext, libraries: Sequence[str]) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..checks import normalize_text
 from ..entries import Library
 from ..errors import HoldoutError
 from ..evaluators import Comparison, HoldoutSet, compare, describe_case, evaluate, read_holdout
@@ -26,6 +25,7 @@ from ..learning import override_ids_of, override_texts
 from ..matching import read_entries
 from ..registry import LibrarySpec
 from ..states import State
+from ..text import normalize_text
 from .engine import GateContext
 from .findings import ERROR, WARNING, Finding
 

@@ -14,20 +14,14 @@ import bisect
 import difflib
 import hashlib
 import math
-import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from ..text import normalize_text
+
 # --- near duplicates -----------------------------------------------------------------
-
-
-def normalize_text(value: str) -> str:
-    """The matching form of text: NFKC, case folded, punctuation and symbols as spaces."""
-    folded = unicodedata.normalize("NFKC", value).casefold()
-    chars = [" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in folded]
-    return " ".join("".join(chars).split())
 
 
 def near_text(doc: dict[str, Any], fields: Iterable[str]) -> str:

@@ -8,12 +8,10 @@ draft goes through the gates and review like any other.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import normalize_text
 from ..commits import Provenance, commit_to_branch
 from ..entries import Library
 from ..errors import UsageError
@@ -21,18 +19,13 @@ from ..matching import per_entry
 from ..repo import Repository
 from ..rules import load_rules
 from ..states import TreeState
+from ..text import normalize_text
+from ..times import rfc3339 as rfc3339
+from ..times import utc_now as utc_now
 
 OVERRIDES = "overrides"
 _CITED_VERSION = "citations:v1"
 _TEXTS_VERSION = "override-texts:v1"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def rfc3339(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def override_ids_of(entry: Mapping[str, Any]) -> list[str]:

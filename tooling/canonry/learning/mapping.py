@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import normalize_text
 from ..commits import Provenance, actor_identity
 from ..confidence import parse_timestamp
 from ..diff import diff
@@ -45,6 +44,7 @@ from ..matching import Row, is_isic_division, pattern_rows, read_entries
 from ..registry import LibrarySpec
 from ..repo import Repository
 from ..states import TreeState
+from ..text import normalize_text
 from ..versions import parse_library_spec, resolve_version
 from ..yamlio import dump_yaml
 from . import OVERRIDES, BaseState, Draft, cited_override_ids, rfc3339, utc_now, write_draft

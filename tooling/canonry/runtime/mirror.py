@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -40,6 +39,7 @@ from ..errors import (
     TagMovedError,
 )
 from ..repo import RefUpdate, Repository, init_repository
+from ..times import rfc3339
 from .files import atomic_write, cache_root, locked
 
 REMOTE_PREFIXES = ("file://", "git://", "http://", "https://", "ssh://")
@@ -163,7 +163,7 @@ class Mirror:
                     + _summary(fsck.stdout + fsck.stderr)
                 )
             self._reconcile(repo)
-            self._write_state(tmp, {"created_at": _now()})
+            self._write_state(tmp, {"created_at": rfc3339()})
             os.rename(tmp, self.path)
         finally:
             if tmp.exists():
@@ -234,7 +234,7 @@ class Mirror:
             )
 
     def _write_state(self, git_dir: Path, fields: dict[str, Any]) -> None:
-        doc = {**self.state(), **fields, "format": STATE_FORMAT, "url": self.display, "fetched_at": _now()}
+        doc = {**self.state(), **fields, "format": STATE_FORMAT, "url": self.display, "fetched_at": rfc3339()}
         atomic_write(git_dir / "canonry" / "mirror.json", json.dumps(doc, sort_keys=True).encode() + b"\n")
 
 
@@ -249,7 +249,3 @@ def _summary(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
     return (fatal or lines or ["no output"])[0][:300]
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
