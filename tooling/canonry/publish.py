@@ -485,7 +485,7 @@ def _version(
         else None,
         "total_overrides_ingested": (result.metrics.get("overrides_ingested") or {}).get(spec.name, 0),
         "rollback_of": rollback_of,
-        "gates": [g for g in result.gates],
+        "gates": list(result.gates),
     }
     return NewVersion(spec.name, number, commit, meta)
 
