@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .registry import ConfidencePolicy
+from .times import parse_timestamp, utc_now
 
 BANDS = ("trusted", "standard", "caution", "blocked")
 
@@ -32,16 +33,11 @@ class EffectiveConfidence:
         }
 
 
-def parse_timestamp(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def as_datetime(at: dt.date | dt.datetime | str | None) -> dt.datetime:
     if at is None:
-        return dt.datetime.now(dt.UTC)
+        return utc_now()
     if isinstance(at, str):
-        return parse_timestamp(at if "T" in at else at + "T00:00:00Z")
+        return parse_timestamp(at)
     if isinstance(at, dt.datetime):
         return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
     return dt.datetime(at.year, at.month, at.day, tzinfo=dt.UTC)

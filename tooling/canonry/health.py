@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from .confidence import as_datetime, parse_timestamp
+from .confidence import as_datetime
 from .drafts import list_drafts
 from .entries import Library
 from .errors import CanonryError
@@ -33,7 +33,7 @@ from .registry import LibrarySpec, Registry
 from .repo import Repository
 from .rules import load_rules
 from .states import TreeState
-from .times import rfc3339
+from .times import parse_timestamp, rfc3339
 from .versions import Version, list_versions, read_metadata
 
 FORMAT = "canonry.health/v1"

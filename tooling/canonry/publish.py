@@ -60,7 +60,7 @@ from .repo import Identity, Repository
 from .review import NOTES_REF
 from .rules import load_rules, registry_in_tree
 from .states import TreeState
-from .times import rfc3339
+from .times import epoch_now, rfc3339
 from .versions import (
     Version,
     latest_version,
@@ -283,7 +283,7 @@ def _plan_publish(
         options={"review_head": head, "review_base": merge_base, "review_notes": notes_refs},
     )
     _check(result, f"{draft.branch} does not pass the gates")
-    now = int(time.time())
+    now = epoch_now()
     todo = _libraries_to_tag(repo, registry_in_tree(repo, tree), tree)
     names = ", ".join(tag_name(spec.name, n) for spec, n, _p in todo) or "no new version"
     approved = list((result.metrics.get("review") or {}).get("approved_by") or [])
@@ -324,7 +324,7 @@ def _plan_release(repo: Repository, who: Identity, base: str) -> Plan:
             part = run_gates(repo, since, base, libraries=names)
         _combine(result, part)
     _check(result, "main does not pass the gates")
-    now = int(time.time())
+    now = epoch_now()
     draft = _draft_of_merge(repo.commit(base).message)
     versions = [
         _version(repo, spec, n, parent, base, tree, who, now, result, draft=draft) for spec, n, parent in todo
@@ -348,7 +348,7 @@ def _plan_rollback(repo: Repository, target: Version, who: Identity, reason: str
     for c in repo.diff_trees(have, want):
         changes[f"{spec.path}/{c.path}"] = repo.read_blob(c.new_oid) if c.new_oid else None
     tree = repo.write_tree(base_tree, changes) if changes else base_tree
-    now = int(time.time())
+    now = epoch_now()
     number = latest.number + 1
     prov = Provenance("rollback", who.email, reason, target.tag)
     message = _message(
@@ -534,7 +534,7 @@ def tag_payload(name: str, commit: str, message: str, tagger: Identity, when: in
 def _write_tag(repo: Repository, version: NewVersion, signer: Callable[[bytes], bytes] | None) -> NewVersion:
     m = version.metadata
     who = Identity(m["published_by"].split("@", 1)[0], m["published_by"])
-    when = int(time.time())
+    when = epoch_now()
     payload = tag_payload(version.tag, version.commit, tag_message(version), who, when)
     raw = signer(payload) if signer else payload
     return NewVersion(version.library, version.number, version.commit, m, repo.write_raw_tag(raw))

@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import subprocess
-import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from .errors import (
     UnknownRefError,
     UnsupportedRepositoryError,
 )
+from .times import epoch_now
 
 # libgit2 caches no tree object over 4 KiB by default, so each path lookup in a
 # 100,000-entry flat folder re-read a ~7 MB tree (~50 ms). Let it keep them.
@@ -469,7 +469,7 @@ class Repository:
         when: int | None = None,
     ) -> str:
         """Write a commit object; no ref moves (use update_refs for that)."""
-        t = int(time.time()) if when is None else when
+        t = epoch_now() if when is None else when
         a = pygit2.Signature(author.name, author.email, t, 0)
         c = pygit2.Signature((committer or author).name, (committer or author).email, t, 0)
         oid = self.git.create_commit(
@@ -481,7 +481,7 @@ class Repository:
         self, name: str, target: str, message: str, tagger: Identity, when: int | None = None
     ) -> str:
         """Write an annotated tag object without creating its ref."""
-        t = int(time.time()) if when is None else when
+        t = epoch_now() if when is None else when
         raw = (
             f"object {target}\ntype commit\ntag {name}\n"
             f"tagger {tagger.name} <{tagger.email}> {t} +0000\n\n{message}"

@@ -280,6 +280,13 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         mark = exc.problem_mark or exc.context_mark
+        if "nesting depth" in problem:
+            # libyaml scans flow collections ahead and may stop at its own depth
+            # limit before the event that crosses ours reaches us: say it our way.
+            line, column = _flow_depth_position(text) or (
+                (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            )
+            raise EntrySyntaxError(f"nesting deeper than {MAX_DEPTH} levels", source, line, column) from None
         raise _error_at(f"invalid YAML: {problem}", source, mark) from None
     except yaml.YAMLError as exc:
         raise EntrySyntaxError(f"invalid YAML: {exc}", source) from None
@@ -288,6 +295,27 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
     if documents == 0:
         raise EntrySyntaxError("empty file: expected a YAML mapping", source, 1, 1)
     return root
+
+
+def _flow_depth_position(text: str) -> Position | None:
+    """Line and column of the bracket that opens level MAX_DEPTH + 1, counting the document's mapping."""
+    depth = 0 if text.lstrip()[:1] in ("[", "{") else 1
+    line, column, quote = 1, 0, ""
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, column
+        elif char in "]}":
+            depth -= 1
+    return None
 
 
 class _NoKey:

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..commits import Provenance, actor_identity
-from ..confidence import parse_timestamp
 from ..diff import diff
 from ..entries import Library
 from ..errors import UsageError
@@ -45,6 +44,7 @@ from ..registry import LibrarySpec
 from ..repo import Repository
 from ..states import TreeState
 from ..text import normalize_text
+from ..times import parse_timestamp
 from ..versions import parse_library_spec, resolve_version
 from ..yamlio import dump_yaml
 from . import OVERRIDES, BaseState, Draft, cited_override_ids, rfc3339, utc_now, write_draft
