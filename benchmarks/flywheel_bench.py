@@ -65,11 +65,11 @@ def _env() -> dict[str, str]:
 
 
 def _rows(repo_path: Path) -> list[tuple[str, str, str, float, str]]:
-    from canonry.entries import Library
-    from canonry.matching import pattern_rows
-    from canonry.repo import Repository
-    from canonry.rules import load_rules
-    from canonry.states import TreeState
+    from canonry.learning.matching import pattern_rows
+    from canonry.store.entries import Library
+    from canonry.store.repo import Repository
+    from canonry.store.rules import load_rules
+    from canonry.store.states import TreeState
 
     repo = Repository(repo_path)
     state = TreeState(repo, repo.resolve_commit("main"))
@@ -79,8 +79,8 @@ def _rows(repo_path: Path) -> list[tuple[str, str, str, float, str]]:
 
 def add_flywheel_data(repo_path: Path, cases: int, overrides: int) -> dict[str, Any]:
     """One commit on main with knowledge/holdout/mapping.yaml and knowledge/overrides/*.yaml."""
-    from canonry.ids import deterministic_uuid7
-    from canonry.yamlio import dump_yaml
+    from canonry.store.ids import deterministic_uuid7
+    from canonry.store.yamlio import dump_yaml
 
     start = time.perf_counter()
     rows = _rows(repo_path)
@@ -176,12 +176,17 @@ def ensure_repo(entries: int, cases: int, overrides: int, layout: str) -> Path:
 def worker(op: str, repo_path: str, draft: str) -> dict[str, Any]:
     from canonry.gates.engine import run_gates
     from canonry.learning.mapping import learn_mapping
-    from canonry.repo import Repository
+    from canonry.store.repo import Repository
 
     repo = Repository(repo_path)
     start = time.perf_counter()
     if op in ("learn", "learn+compare"):
-        learned = learn_mapping(repo, draft_name=draft, compare=op == "learn+compare")
+        learned = learn_mapping(
+            repo,
+            draft_name=draft,
+            compare=op == "learn+compare",
+            judge=(lambda b, h: run_gates(repo, b, h, gates=["holdout"])) if op == "learn+compare" else None,
+        )
         seconds = time.perf_counter() - start
         return {
             "seconds": seconds,

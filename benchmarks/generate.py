@@ -5,7 +5,7 @@
 
 The repository holds this project's schemas/ and N mapping entries (about 600
 bytes each, valid against schemas/mapping.schema.json, written with
-canonry.yamlio.dump_yaml). Commit 1 is tagged `mapping/v1` (annotated, with
+canonry.store.yamlio.dump_yaml). Commit 1 is tagged `mapping/v1` (annotated, with
 version metadata in the message); commit 2 changes 100 entries, adds 50 and
 removes 50, and is tagged `mapping/v2`; main points at commit 2 and is checked
 out (unless --bare). Blobs are written in one `git fast-import` stream (one
@@ -40,9 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tooling") not in sys.path:
     sys.path.insert(0, str(ROOT / "tooling"))
 
-from canonry.ids import deterministic_uuid7  # noqa: E402
-from canonry.registry import LibrarySpec, parse_registry  # noqa: E402
-from canonry.yamlio import dump_yaml  # noqa: E402
+from canonry.store.ids import deterministic_uuid7  # noqa: E402
+from canonry.store.registry import LibrarySpec, parse_registry  # noqa: E402
+from canonry.store.yamlio import dump_yaml  # noqa: E402
 
 # Bump when the generated content changes, so run.py regenerates stale repositories.
 GENERATOR_VERSION = 1

@@ -11,14 +11,14 @@ original is never written. In the clone:
    `confidence` changes, on entries whose evidence kind is classification or
    steward and whose reuse_scope is WORKSPACE_ONLY with a workspace_id, so the
    evidence and scope gates have nothing to say about the draft), committed
-   with canonry.commits.commit_to_branch, and approved by the mapping steward
-   (canonry.review.approve; the author is someone else).
+   with canonry.store.commits.commit_to_branch, and approved by the mapping steward
+   (canonry.publication.review.approve; the author is someone else).
 2. `run_gates(repo, "main", "draft/bench", gates=<all, review included>)` runs
    in a fresh process with no cache (cold), then in another fresh process with
    the caches the first one left (warm); seconds_per_gate gives the split.
 3. The duplicates gate alone on drafts of 10, 100 and 1,000 changed entries
    (fresh process each, caches warm): it should grow with the draft.
-4. `canonry.publish.publish(repo, "draft/bench", by=...)` in a fresh process.
+4. `canonry.publication.publish.publish(repo, "draft/bench", by=...)` in a fresh process.
 
 Prints the findings of the first gate run (what fails on the generated data)
 and a Markdown table (operation, seconds, target, met) on stdout.
@@ -55,7 +55,7 @@ GATE_TARGET, PUBLISH_TARGET = 2.0, 3.0
 
 def _phase_gate(repo_path: str, base: str, head: str, gates: list[str]) -> dict[str, Any]:
     import canonry.gates.engine as engine
-    from canonry.repo import Repository
+    from canonry.store.repo import Repository
 
     t0 = time.perf_counter()
     repo = Repository(repo_path)
@@ -80,8 +80,8 @@ def _count_by_gate(findings: list[Any]) -> dict[str, int]:
 
 
 def _phase_publish(repo_path: str) -> dict[str, Any]:
-    from canonry.publish import publish
-    from canonry.repo import Repository
+    from canonry.publication.publish import publish
+    from canonry.store.repo import Repository
 
     t0 = time.perf_counter()
     pub = publish(Repository(repo_path), DRAFT, by=PUBLISHER)
@@ -136,10 +136,10 @@ def _pick_entries(repo_path: str, count: int) -> list[tuple[str, dict[str, Any]]
 
 
 def _make_draft(repo_path: str, branch: str, picked: list[tuple[str, dict[str, Any]]]) -> str:
-    from canonry.commits import Provenance, commit_to_branch
-    from canonry.registry import parse_registry
-    from canonry.repo import Repository
-    from canonry.yamlio import dump_yaml
+    from canonry.store.commits import Provenance, commit_to_branch
+    from canonry.store.registry import parse_registry
+    from canonry.store.repo import Repository
+    from canonry.store.yamlio import dump_yaml
 
     repo = Repository(repo_path)
     main = repo.resolve_commit("main")
@@ -159,8 +159,8 @@ def _make_draft(repo_path: str, branch: str, picked: list[tuple[str, dict[str, A
 
 
 def _approve(repo_path: str, branch: str) -> None:
-    from canonry.repo import Repository
-    from canonry.review import approve
+    from canonry.publication.review import approve
+    from canonry.store.repo import Repository
 
     approve(Repository(repo_path), branch, REVIEWER, "benchmark approval")
 

@@ -113,7 +113,7 @@ def _worker_load(repo_path: str, args: argparse.Namespace) -> dict[str, Any]:
 def _worker_validate(repo_path: str, args: argparse.Namespace) -> dict[str, Any]:
     """canonry.gates.engine.validate at mapping/v2 (or the work tree): yaml, schema, identity, checks."""
     from canonry.gates.engine import validate
-    from canonry.repo import Repository
+    from canonry.store.repo import Repository
 
     t0, c0 = time.perf_counter(), _cpu()
     result = validate(Repository(repo_path), ref=None if args.worktree else V2)
@@ -131,9 +131,9 @@ def _worker_validate(repo_path: str, args: argparse.Namespace) -> dict[str, Any]
 
 
 def _worker_diff(repo_path: str, _args: argparse.Namespace) -> dict[str, Any]:
-    """canonry.diff.diff(repo, "mapping/v1", "mapping/v2"), opening the repository included."""
-    from canonry.diff import diff
-    from canonry.repo import Repository
+    """canonry.compare.diff.diff(repo, "mapping/v1", "mapping/v2"), opening the repository included."""
+    from canonry.compare.diff import diff
+    from canonry.store.repo import Repository
 
     t0, c0 = time.perf_counter(), _cpu()
     doc = diff(Repository(repo_path), V1, V2)
@@ -375,7 +375,7 @@ def bench_size(
         git = row("git_diff", "`git diff --name-status mapping/v1 mapping/v2`, whole command")
         for _ in range(repeat):
             git.samples.append(run_command(["git", "-C", str(repo), "diff", "--name-status", V1, V2]))
-        dif = row("diff", "diff: canonry.diff.diff(repo, mapping/v1, mapping/v2), cold")
+        dif = row("diff", "diff: canonry.compare.diff.diff(repo, mapping/v1, mapping/v2), cold")
         for _ in range(repeat):
             sample(dif, "diff", cold=True)
         dcli = row("diff_cli", "`canonry diff mapping/v1 mapping/v2 --format json`, cold, whole command")

@@ -76,8 +76,8 @@ print(json.dumps({"load_s": t1 - t0, "entries": len(entries)}))
 EXPORT_SNIPPET = r"""
 import sys, time, json
 import canonry
-from canonry.api import Canon
-from canonry.repo import Repository
+from canonry.runtime.api import Canon
+from canonry.store.repo import Repository
 from canonry.runtime.bundle import write_bundle
 t = time.perf_counter()
 c = Canon(Repository(sys.argv[1]), "x")
@@ -188,8 +188,8 @@ def run(args: argparse.Namespace, source: Path, work: Path) -> None:
     say(f"repository: {source} (cloned to {repo})")
 
     import canonry
-    from canonry.repo import Repository
     from canonry.runtime.pins import pin, write_lock
+    from canonry.store.repo import Repository
 
     r = Repository(repo)
     lock_path = work / "canonry.lock"

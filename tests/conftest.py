@@ -24,7 +24,12 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     home = tmp_path_factory.mktemp("home")
     saved = dict(os.environ)
     for key in list(os.environ):
-        if key.startswith("GIT_") or key in {"CANONRY_CACHE", "CANONRY_NOW", "NO_COLOR", "GITHUB_STEP_SUMMARY"}:
+        if key.startswith("GIT_") or key in {
+            "CANONRY_CACHE",
+            "CANONRY_NOW",
+            "NO_COLOR",
+            "GITHUB_STEP_SUMMARY",
+        }:
             del os.environ[key]
     os.environ.update(
         {
@@ -40,7 +45,7 @@ def hermetic_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "GIT_COMMITTER_DATE": "2026-01-15T10:00:00Z",
             "CANONRY_CACHE": str(home / "cache"),
             # one clock for the whole suite: confidence decay and publication times
-            # give the same answers on any date (see canonry.times)
+            # give the same answers on any date (see canonry.store.times)
             "CANONRY_NOW": "2026-11-01T00:00:00Z",
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from canonry.yamlio import dump_yaml
+from canonry.store.yamlio import dump_yaml
 
 COMMON = {
     "workspace_id": "ws-test",

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from canonry import audit, publish, review
-from canonry.commits import Provenance, commit_to_branch, parse_trailers
-from canonry.repo import Repository
-from canonry.yamlio import dump_yaml
+from canonry.publication import audit, publish, review
+from canonry.store.commits import Provenance, commit_to_branch, parse_trailers
+from canonry.store.repo import Repository
+from canonry.store.yamlio import dump_yaml
 from conftest import git, run
 from helpers import mapping_entry
 from test_publish import (

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import canonry
 import pytest
-from canonry.repo import Repository
 from canonry.runtime.bundle import FORMAT, export_bundle
 from canonry.runtime.canonical import canonical_json, es_number, sha256_of
+from canonry.store.repo import Repository
 from conftest import run
 from test_runtime_open import private_cache, two_versions  # noqa: F401 - fixtures
 

@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 import referencing
 import referencing.exceptions
-from canonry import checks
-from canonry.registry import Registry, parse_registry, resolve_function
-from canonry.yamlio import dump_yaml, load_yaml
+from canonry.learning.functions import resolve_function
+from canonry.store import rule_functions as checks
+from canonry.store.registry import Registry, parse_registry
+from canonry.store.yamlio import dump_yaml, load_yaml
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import DRAFT202012
 

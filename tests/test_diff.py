@@ -1,4 +1,4 @@
-"""`canonry diff` and canonry.diff: the canonry.diff/v1 contract, specs, errors, cost, apply."""
+"""`canonry diff` and canonry.compare.diff: the canonry.diff/v1 contract, specs, errors, cost, apply."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
-from canonry import entries as entries_module
-from canonry.diff import apply_diff, diff, field_changes, pointer, pointer_parts
-from canonry.entries import Library
-from canonry.registry import parse_registry
-from canonry.repo import Identity, RefUpdate, Repository
-from canonry.states import TreeState
-from canonry.yamlio import dump_yaml
+from canonry.compare.diff import apply_diff, diff, field_changes, pointer, pointer_parts
+from canonry.store import entries as entries_module
+from canonry.store.entries import Library
+from canonry.store.registry import parse_registry
+from canonry.store.repo import Identity, RefUpdate, Repository
+from canonry.store.states import TreeState
+from canonry.store.yamlio import dump_yaml
 from conftest import git, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from canonry import drafts, publish
-from canonry.repo import Repository
+from canonry.publication import draft_views, drafts, publish
+from canonry.store.repo import Repository
 from conftest import git, run
 from helpers import mapping_entry, write_entry
 from test_publish import (
@@ -87,7 +87,7 @@ def test_list_shows_ahead_behind_review_and_libraries(flow: Path) -> None:
     assert rows["draft/b"]["libraries"] == ["calibration-notes", "mapping"]
     assert rows["draft/c"]["review"] == "empty"
     publish.publish(Repository(flow), "a", by=PUBLISHER)
-    rows = {r.branch: r for r in drafts.list_drafts(Repository(flow))}
+    rows = {r.branch: r for r in draft_views.list_drafts(Repository(flow))}
     assert (
         rows["draft/a"].review == "merged" and rows["draft/b"].behind == 2
     )  # the draft's commit and the merge

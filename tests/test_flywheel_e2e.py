@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from canonry.repo import Repository
-from canonry.versions import latest_version, read_metadata
+from canonry.store.repo import Repository
+from canonry.store.versions import latest_version, read_metadata
 from conftest import run
 
 STEWARD = "mapping-steward@example.org"

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry import pii
+from canonry.compare.merge import ABSENT
+from canonry.gates import pii
 from canonry.gates.append_only import field_change_problem
 from canonry.gates.duplicates import NearIndex, similarity
 from canonry.gates.engine import run_gates
 from canonry.gates.findings import ERROR, WARNING, Finding, GateResult
-from canonry.merge import ABSENT
-from canonry.repo import Repository
-from canonry.yamlio import dump_yaml, load_mapping
+from canonry.store.repo import Repository
+from canonry.store.yamlio import dump_yaml, load_mapping
 from conftest import ROOT, copy_reference, git, run
 from helpers import COMMON, mapping_entry, write_entry, write_text
 from hypothesis import given, settings

@@ -1,4 +1,4 @@
-"""`canonry health` and canonry.health.health: the canonry.health/v1 contract and what each number means."""
+"""`canonry health` and canonry.publication.health.health: the canonry.health/v1 contract and what each number means."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry.entries import Library
-from canonry.evaluators import mapping_accuracy, parse_holdout
-from canonry.health import health
-from canonry.repo import Repository
-from canonry.rules import load_rules
-from canonry.states import TreeState
-from canonry.times import utc_now
-from canonry.yamlio import load_yaml
+from canonry.learning.evaluators import mapping_accuracy, parse_holdout
+from canonry.publication.health import health
+from canonry.store.entries import Library
+from canonry.store.repo import Repository
+from canonry.store.rules import load_rules
+from canonry.store.states import TreeState
+from canonry.store.times import utc_now
+from canonry.store.yamlio import load_yaml
 from conftest import git, run
 
 KEYS = {

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry.commits import Provenance, commit_to_branch
-from canonry.entries import Library
-from canonry.evaluators import HoldoutCase, compare, mapping_accuracy, mcnemar_exact, parse_holdout
 from canonry.gates.engine import run_gates
-from canonry.matching import PatternIndex, pattern_rows
-from canonry.repo import Repository
-from canonry.rules import load_rules
-from canonry.states import TreeState
-from canonry.yamlio import dump_yaml
+from canonry.learning.evaluators import HoldoutCase, compare, mapping_accuracy, mcnemar_exact, parse_holdout
+from canonry.learning.matching import PatternIndex, pattern_rows
+from canonry.store.commits import Provenance, commit_to_branch
+from canonry.store.entries import Library
+from canonry.store.repo import Repository
+from canonry.store.rules import load_rules
+from canonry.store.states import TreeState
+from canonry.store.yamlio import dump_yaml
 from conftest import git, run
 from helpers import COMMON, mapping_entry
 
@@ -105,7 +105,7 @@ def exam_repo(small_repo: Path) -> Path:
 
 
 def row(entry_id: str, pattern: str, code: str, confidence: float = 0.8) -> tuple[str, str, str, float, str]:
-    from canonry.checks import normalize_text
+    from canonry.store.rule_functions import normalize_text
 
     return (entry_id, normalize_text(pattern), code, confidence, "en")
 
@@ -195,7 +195,7 @@ def test_compare_pairs_outcomes() -> None:
     cases = [
         HoldoutCase(f"text {i}", code, i + 1, (f"t{i}",)) for i, code in enumerate(["C24", "C24", "Q86"])
     ]
-    from canonry.evaluators import Evaluation
+    from canonry.learning.evaluators import Evaluation
 
     base = Evaluation("accuracy", (True, False, True), ("C24", None, "Q86"))
     head = Evaluation("accuracy", (False, True, True), ("F41", "C24", "Q86"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pygit2
 import pytest
 from canonry.gates.engine import validate
-from canonry.repo import Repository
+from canonry.store.repo import Repository
 from conftest import git, run
 from helpers import mapping_entry, write_entry, write_text
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from canonry.commits import parse_trailers
 from canonry.gates.engine import run_gates
-from canonry.repo import Repository
-from canonry.yamlio import load_yaml
+from canonry.store.commits import parse_trailers
+from canonry.store.repo import Repository
+from canonry.store.yamlio import load_yaml
 from conftest import git, run
 
 EVIDENCE = '"{kind: steward, reference: null, override_ids: []}"'

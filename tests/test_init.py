@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from canonry.commits import parse_trailers
-from canonry.init import MERGE_DRIVER_CONFIG, template_files
+from canonry.store.commits import parse_trailers
+from canonry.store.init import MERGE_DRIVER_CONFIG, template_files
 from conftest import AUTHOR, ROOT, copy_reference, git, run
 from helpers import mapping_entry, write_entry, write_text
 

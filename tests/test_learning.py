@@ -9,13 +9,13 @@ from typing import Any
 
 import canonry
 import pytest
-from canonry.commits import Provenance, commit_to_branch, parse_trailers
 from canonry.errors import InputError
 from canonry.gates.engine import run_gates
 from canonry.learning.mapping import learn_mapping
 from canonry.learning.scenarios import cosine, learn_scenario
-from canonry.repo import Repository
-from canonry.yamlio import dump_yaml, load_yaml
+from canonry.store.commits import Provenance, commit_to_branch, parse_trailers
+from canonry.store.repo import Repository
+from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import git, run
 from helpers import COMMON, mapping_entry, write_entry
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry.merge import (
+from canonry.compare.merge import (
     ABSENT,
     DELETE,
     DELETE_ENTRY,
@@ -19,8 +19,8 @@ from canonry.merge import (
     merge_trees,
     same,
 )
-from canonry.repo import EXEC_MODE, Repository
-from canonry.yamlio import dump_yaml, load_mapping
+from canonry.store.repo import EXEC_MODE, Repository
+from canonry.store.yamlio import dump_yaml, load_mapping
 from conftest import ROOT, git, run
 from helpers import mapping_entry, write_entry, write_text
 from hypothesis import given, settings

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import canonry
 import pytest
-from canonry.repo import RefUpdate, Repository
 from canonry.runtime.mirror import Mirror, redact
+from canonry.store.repo import RefUpdate, Repository
 from conftest import git
 from helpers import mapping_entry
 from test_runtime_open import (  # noqa: F401 - fixtures

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import canonry
 import pytest
-from canonry.repo import RefUpdate, Repository
 from canonry.runtime.pins import LOCK_FORMAT, read_lock
-from canonry.yamlio import dump_yaml, load_yaml
+from canonry.store.repo import RefUpdate, Repository
+from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import git, run
 from test_runtime_open import (  # noqa: F401 - fixtures
     TAGGER,

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry import publish as publishing
-from canonry import publish_refs, review
-from canonry.commits import Provenance, commit_to_branch, parse_trailers
-from canonry.repo import Repository
-from canonry.versions import list_versions, parse_tag_message
-from canonry.yamlio import dump_yaml
+from canonry.publication import publish as publishing
+from canonry.publication import refs as publish_refs
+from canonry.publication import review
+from canonry.store.commits import Provenance, commit_to_branch, parse_trailers
+from canonry.store.repo import Repository
+from canonry.store.versions import list_versions, parse_tag_message
+from canonry.store.yamlio import dump_yaml
 from conftest import ROOT, copy_reference, git, run
 from helpers import mapping_entry, write_entry
 
@@ -454,7 +455,7 @@ def test_publishing_moves_a_checked_out_main_with_its_work_tree(flow: Path) -> N
 
 
 def test_signed_publication_verifies(flow: Path, tmp_path: Path) -> None:
-    from canonry.signing import is_signed, verify_tag
+    from canonry.publication.signing import is_signed, verify_tag
 
     key = tmp_path / "signer"
     subprocess.run(

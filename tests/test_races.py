@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from canonry import publish
-from canonry.repo import Repository
+from canonry.publication import publish
+from canonry.store.repo import Repository
 from conftest import ROOT, git, run
 from helpers import mapping_entry
 from test_publish import (
@@ -73,7 +73,7 @@ def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("pycache")
     warm = start(["--help"], ROOT, folder)
     warm.communicate(timeout=60)
-    modules = "import canonry.publish, canonry.gates.engine as e, importlib; [importlib.import_module(m) for m in e.GATES.values()]"
+    modules = "import canonry.publication.publish, canonry.gates.engine as e, importlib; [importlib.import_module(m) for m in e.GATES.values()]"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tooling"), "PYTHONPYCACHEPREFIX": str(folder)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-c", modules], env=env, check=True, timeout=60)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from canonry import review
-from canonry.commits import parse_trailers
 from canonry.gates.engine import GATES, default_gates, run_gates
-from canonry.repo import Identity, Repository
-from canonry.yamlio import dump_yaml, load_yaml
+from canonry.publication import review
+from canonry.publication.review_gate import EXTRA_GATES, all_gates
+from canonry.store.commits import parse_trailers
+from canonry.store.repo import Identity, Repository
+from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import git, run
 from helpers import mapping_entry
 from test_publish import (
@@ -32,7 +33,7 @@ from test_publish import (
 
 
 def review_findings(repo: Path, draft: str) -> list[str]:
-    result = run_gates(Repository(repo), "main", f"draft/{draft}", gates=["review"])
+    result = run_gates(Repository(repo), "main", f"draft/{draft}", gates=["review"], extra_gates=EXTRA_GATES)
     return [f.message for f in result.errors]
 
 
@@ -222,7 +223,7 @@ def test_min_approvals_two(flow: Path) -> None:
 
 
 def test_gate_command_leaves_review_out_and_publish_runs_it(flow: Path) -> None:
-    assert "review" in GATES and "review" not in default_gates()
+    assert "review" in all_gates() and "review" not in GATES and "review" not in default_gates()
     draft_commit(flow, "x", {mpath("m9"): mapping_entry("m9", "rebar bending", "C24")})
     gate = run(["gate", "--repo", str(flow), "--base", "main", "--head", "draft/x"])
     assert gate.exit_code == 0 and "[review]" not in gate.stdout

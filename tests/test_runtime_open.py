@@ -16,9 +16,9 @@ from pathlib import Path
 
 import canonry
 import pytest
-from canonry import entries as entries_module
-from canonry.repo import Identity, RefUpdate, Repository
-from canonry.yamlio import dump_yaml
+from canonry.store import entries as entries_module
+from canonry.store.repo import Identity, RefUpdate, Repository
+from canonry.store.yamlio import dump_yaml
 from conftest import git
 from helpers import mapping_entry, write_entry, write_text
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry.api import Canon
-from canonry.repo import Repository
+from canonry.runtime.api import Canon
 from canonry.runtime.serve import MAX_TARGET, make_server
-from canonry.yamlio import dump_yaml
+from canonry.store.repo import Repository
+from canonry.store.yamlio import dump_yaml
 from test_runtime_open import TAGGER, private_cache, two_versions  # noqa: F401 - fixtures
 
 
@@ -66,7 +66,7 @@ def api(two_versions: Path) -> Iterator[Client]:
 def test_libraries(api: Client) -> None:
     status, headers, doc = api.get("/libraries")
     assert status == 200 and headers["Content-Type"] == "application/json"
-    assert doc["format"] == "canonry.api.libraries/v1"
+    assert doc["format"] == "canonry.runtime.api.libraries/v1"
     mapping = next(row for row in doc["libraries"] if row["name"] == "mapping")
     assert mapping == {
         "name": "mapping",
@@ -86,7 +86,9 @@ def test_versions_with_deprecation(api: Client, two_versions: Path) -> None:
     )
     repo.write_note("refs/notes/canonry", v1, note, TAGGER, "deprecate")
     status, _h, doc = api.get("/libraries/mapping/versions")
-    assert status == 200 and doc["format"] == "canonry.api.versions/v1" and doc["latest"] == "mapping/v2"
+    assert (
+        status == 200 and doc["format"] == "canonry.runtime.api.versions/v1" and doc["latest"] == "mapping/v2"
+    )
     first, second = doc["versions"]
     assert (first["tag"], first["tag_object"], first["deprecated"]) == ("mapping/v1", v1, "superseded")
     assert second["deprecated"] is None and second["tree"] == repo.subtree(
@@ -100,7 +102,11 @@ def test_version_is_immutable_and_latest_is_not(api: Client, two_versions: Path)
         status, headers, doc = api.get(f"/libraries/mapping/versions/{selector}")
         assert status == 200 and headers["ETag"] == f'"{tag_object}"'
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
-        assert (doc["format"], doc["tag"], doc["entry_count"]) == ("canonry.api.version/v1", "mapping/v1", 3)
+        assert (doc["format"], doc["tag"], doc["entry_count"]) == (
+            "canonry.runtime.api.version/v1",
+            "mapping/v1",
+            3,
+        )
         assert doc["metadata"]["version"] == 1 and doc["summary"].startswith("mapping/v1:")
     status, headers, doc = api.get("/libraries/mapping/versions/latest")
     assert status == 200 and doc["tag"] == "mapping/v2" and headers["Cache-Control"] == "no-cache"
@@ -127,7 +133,9 @@ def test_entries_and_pages(api: Client, two_versions: Path) -> None:
     repo = Repository(two_versions)
     tree = repo.subtree(repo.tree_of(repo.resolve_commit("mapping/v2")), "knowledge/mapping")
     status, headers, doc = api.get("/libraries/mapping/versions/v2/entries")
-    assert status == 200 and headers["ETag"] == f'"{tree}"' and doc["format"] == "canonry.api.entries/v1"
+    assert (
+        status == 200 and headers["ETag"] == f'"{tree}"' and doc["format"] == "canonry.runtime.api.entries/v1"
+    )
     assert doc["count"] == 4 and [e["id"] for e in doc["entries"]] == ["m0", "m1", "m2", "m3"]
     assert doc["next_after"] is None
     _s, page_headers, page = api.get("/libraries/mapping/versions/v2/entries?limit=2")
@@ -137,7 +145,7 @@ def test_entries_and_pages(api: Client, two_versions: Path) -> None:
     assert [e["id"] for e in rest["entries"]] == ["m2", "m3"] and rest["next_after"] is None
     for bad in ("limit=0", "limit=x", "limit=10001", "after=NOT_AN_ID", "limit=1&limit=2"):
         status, _h, err = api.get(f"/libraries/mapping/versions/v2/entries?{bad}")
-        assert status == 400 and err["format"] == "canonry.api.error/v1"
+        assert status == 400 and err["format"] == "canonry.runtime.api.error/v1"
 
 
 def test_entry(api: Client, two_versions: Path) -> None:
@@ -148,7 +156,7 @@ def test_entry(api: Client, two_versions: Path) -> None:
     assert status == 200 and headers["ETag"] == f'"{blob.oid}"'
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert (doc["format"], doc["id"], doc["blob"], doc["entry"]["confidence"]) == (
-        "canonry.api.entry/v1",
+        "canonry.runtime.api.entry/v1",
         "m0",
         blob.oid,
         0.95,
@@ -189,7 +197,7 @@ def test_entry(api: Client, two_versions: Path) -> None:
 def test_errors_are_json_with_status(api: Client, path: str, status: int, error: str) -> None:
     got, headers, doc = api.get(path)
     assert (got, doc["status"], doc["error"]) == (status, status, error)
-    assert doc["format"] == "canonry.api.error/v1" and doc["message"]
+    assert doc["format"] == "canonry.runtime.api.error/v1" and doc["message"]
     assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
 
 
@@ -197,7 +205,7 @@ def test_very_long_urls(api: Client) -> None:
     status, _h, doc = api.get("/libraries/mapping/versions/v1/entries/" + "a" * MAX_TARGET)
     assert status == 414 and doc["error"] == "uri_too_long"
     status, _h, doc = api.get("/libraries?x=" + "b" * 70_000)  # past http.server's own 64 KiB line limit
-    assert status == 414 and doc["format"] == "canonry.api.error/v1"
+    assert status == 414 and doc["format"] == "canonry.runtime.api.error/v1"
 
 
 def test_no_write_methods(api: Client) -> None:
@@ -267,7 +275,7 @@ def test_garbage_request_line(api: Client) -> None:
         s.sendall(b"NONSENSE\r\n\r\n")
         reply = s.recv(65536)
     # http.server answers a request line without a version the HTTP/0.9 way: the body alone
-    assert b'"format":"canonry.api.error/v1"' in reply and b'"status":400' in reply
+    assert b'"format":"canonry.runtime.api.error/v1"' in reply and b'"status":400' in reply
 
 
 def test_the_serve_command(two_versions: Path, private_cache: Path) -> None:

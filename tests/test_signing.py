@@ -12,9 +12,9 @@ from pathlib import Path
 
 import canonry
 import pytest
-from canonry.repo import RefUpdate, Repository
-from canonry.signing import is_signed, sign_payload, signed_tag_bytes, verify_tag
-from canonry.versions import read_metadata, resolve_version
+from canonry.publication.signing import is_signed, sign_payload, signed_tag_bytes, verify_tag
+from canonry.store.repo import RefUpdate, Repository
+from canonry.store.versions import read_metadata, resolve_version
 from conftest import git, run
 from test_runtime_open import (  # noqa: F401 - fixtures
     TAGGER,

@@ -71,7 +71,7 @@ def test_first_release_records_holdout_accuracy_in_the_tag(ref_repo):
 def test_one_entry_by_id_through_the_recorded_index(small_repo):
     import canonry
     import pytest
-    from canonry.entries import store_for
+    from canonry.store.entries import store_for
 
     lib = canonry.open(small_repo).library("mapping", "main")
     assert len(lib) == 3  # builds and records the index of this tree

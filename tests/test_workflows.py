@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry.yamlio import load_yaml
+from canonry.store.yamlio import load_yaml
 from conftest import ROOT, run
 
 WORKFLOWS = ROOT / ".github" / "workflows"

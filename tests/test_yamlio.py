@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from canonry import EntrySyntaxError, load_yaml
-from canonry.yamlio import dump_yaml, load_mapping, load_yaml_with_positions
+from canonry.store.yamlio import dump_yaml, load_mapping, load_yaml_with_positions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tooling"))
 
-from canonry.yamlio import dump_yaml, load_yaml  # noqa: E402
+from canonry.store.yamlio import dump_yaml, load_yaml  # noqa: E402
 
 GENERATED_AT = "2026-01-15T00:00:00Z"
 GENERATED_MS = int(datetime(2026, 1, 15, tzinfo=UTC).timestamp() * 1000)

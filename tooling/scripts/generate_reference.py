@@ -25,7 +25,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # this folder, and tooling/ for canonry
 
-from canonry.yamlio import dump_yaml  # noqa: E402
+from canonry.store.yamlio import dump_yaml  # noqa: E402
 from generate_mapping import GENERATED_AT, REPO, WORKSPACE, uuid7_for  # noqa: E402
 
 ECONOMICS = "economics-steward@example.org"

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..repo import Repository
+from ..store.repo import Repository
 
 F = TypeVar("F", bound=Callable[..., Any])
 

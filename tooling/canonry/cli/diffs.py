@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..diff import RENDERERS, diff
+from ..compare.diff import RENDERERS, diff
 from .common import emit, open_repo, repo_option, say
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from .. import audit, drafts, publish, review
-from ..diff import render_text as render_diff
-from ..diff import show_value
+from ..compare.diff import render_text as render_diff
+from ..compare.diff import show_value
 from ..errors import GatesFailedError
 from ..gates.report import REPORTER_BY_NAME
+from ..publication import audit, draft_views, drafts, publish, review
 from .common import emit, emit_json, open_repo, repo_option, say
 
 TEXT_JSON = click.Choice(["text", "json"])
@@ -69,7 +69,7 @@ def draft_list_cmd(repo_path: str | None, main: str, fmt: str) -> None:
       canonry draft list
       canonry draft list --format json
     """
-    rows = drafts.list_drafts(open_repo(repo_path), main)
+    rows = draft_views.list_drafts(open_repo(repo_path), main)
     if fmt == "json":
         emit_json({"format": "canonry.drafts/v1", "main": main, "drafts": [r.to_dict() for r in rows]})
         return
@@ -99,7 +99,7 @@ def draft_show_cmd(repo_path: str | None, name: str, main: str, fmt: str) -> Non
       canonry draft show steel-patterns
       canonry draft show draft/steel-patterns --format json
     """
-    view = drafts.show_draft(open_repo(repo_path), name, main)
+    view = draft_views.show_draft(open_repo(repo_path), name, main)
     if fmt == "json":
         emit_json(view.to_dict())
         return
@@ -249,7 +249,7 @@ def _run_publication(func: Any, fmt: str, *args: Any, **kwargs: Any) -> None:
 
 
 _PUSH = click.option("--push", "push", metavar="REMOTE", default=None, help="Push main and tags atomically.")
-_SIGN = click.option("--sign", is_flag=True, help="Sign the version tags (canonry.signing).")
+_SIGN = click.option("--sign", is_flag=True, help="Sign the version tags (canonry.publication.signing).")
 _BY = click.option("--by", default=None, help="Your e-mail (default: git config user.email).")
 _DRY = click.option("--dry-run", is_flag=True, help="Show what would be published; move no ref.")
 

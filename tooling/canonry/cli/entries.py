@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from ..authoring import new_entry
-from ..reading import show
-from ..yamlio import dump_yaml
+from ..publication.authoring import new_entry
+from ..runtime.reading import show
+from ..store.yamlio import dump_yaml
 from .common import emit, open_repo, repo_option, say
 
 

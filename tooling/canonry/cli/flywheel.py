@@ -7,21 +7,22 @@ from typing import Any
 
 import click
 
-from ..confidence import as_datetime
-from ..diff import render_text
+from ..compare.diff import render_text
 from ..errors import EntrySyntaxError, UsageError
-from ..gates.confidence import confidence_report
+from ..gates.engine import run_gates
 from ..gates.findings import GateResult
-from ..health import health
-from ..importer import FORMATS as INPUT_FORMATS
-from ..importer import import_file
 from ..learning import BaseState
 from ..learning.assumptions import learn_assumptions
+from ..learning.importer import FORMATS as INPUT_FORMATS
+from ..learning.importer import import_file
 from ..learning.mapping import learn_mapping
 from ..learning.scenarios import learn_scenario, suggest
 from ..learning.workforce import WORKFORCE, coverage, learn_workforce
-from ..versions import latest_version
-from ..yamlio import dump_yaml, load_yaml
+from ..publication.health import health
+from ..runtime.reading import confidence_report
+from ..store.confidence import as_datetime
+from ..store.versions import latest_version
+from ..store.yamlio import dump_yaml, load_yaml
 from .common import emit, emit_json, open_repo, repo_option, say
 
 OUTPUT = click.Choice(["text", "json"])
@@ -118,6 +119,7 @@ def learn_mapping_cmd(
         actor=actor,
         draft_name=draft_name,
         dry_run=dry_run,
+        judge=lambda base_commit, head: run_gates(repo, base_commit, head, gates=["holdout"]),
     )
     report = learned.report()
     _drafted(report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..init import MERGE_DRIVER_CONFIG, init_knowledge_repo
+from ..store.init import MERGE_DRIVER_CONFIG, init_knowledge_repo
 from .common import say
 
 

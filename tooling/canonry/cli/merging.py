@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..compare.merge import merge_for_driver
 from ..errors import UsageError
-from ..merge import merge_for_driver
 from .common import open_repo, repo_option, say
 
 _FILE = click.Path(exists=True, dir_okay=False)

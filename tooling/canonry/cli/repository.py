@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from ..entries import Library
 from ..gates.engine import check_all, run_gates, validate
 from ..gates.report import REPORTER_BY_NAME
-from ..rules import load_rules
-from ..states import State, TreeState, WorkTreeState
-from ..versions import latest_version
+from ..store.entries import Library
+from ..store.rules import load_rules
+from ..store.states import State, TreeState, WorkTreeState
+from ..store.versions import latest_version
 from .common import emit, emit_json, open_repo, repo_option
 
 FORMATS = click.Choice(sorted(REPORTER_BY_NAME))

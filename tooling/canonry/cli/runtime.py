@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..api import Canon
 from ..errors import CheckFailed
+from ..runtime.api import Canon
 from ..runtime.bundle import load_bundle, write_bundle
 from ..runtime.files import atomic_write
 from ..runtime.mirror import Mirror, is_remote, redact

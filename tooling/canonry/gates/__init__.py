@@ -1,15 +1,9 @@
-"""The publication gates: one module per gate, each exposing `check(ctx) -> list[Finding]`."""
+"""The publication gates: the engine, one module per gate, findings and their reports.
 
-from .engine import GATES, GateContext, run_gates, validate
-from .findings import ERROR, WARNING, Finding, GateResult
-
-__all__ = [
-    "ERROR",
-    "GATES",
-    "WARNING",
-    "Finding",
-    "GateContext",
-    "GateResult",
-    "run_gates",
-    "validate",
-]
+Each gate is one module exposing `NAME` and `check(ctx) -> list[Finding]`;
+`engine` runs them over what a head changes since a base, with the base's
+rules. Owns: findings (`canonry.gate/v1`), the rule functions a registry may
+the PII scan. May import: store, compare, learning
+(the holdout and evidence gates measure with its evaluators). Never imports
+publication, runtime or cli.
+"""

@@ -16,12 +16,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..entries import parse_blob
+from ..compare.merge import ABSENT, same
 from ..errors import EntrySyntaxError
-from ..merge import ABSENT, same
-from ..registry import LibrarySpec
+from ..store.entries import parse_blob
+from ..store.registry import LibrarySpec
 from .content import Positions, changed_entries, content_specs, entry_id_of
-from .engine import GateContext
+from .context import GateContext
 from .findings import ERROR, Finding
 
 NAME = "append-only"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..errors import RegistryError
-from ..registry import REGISTRY_PATH, resolve_function
-from .engine import GateContext
+from ..learning.functions import resolve_function
+from ..store.registry import REGISTRY_PATH
+from .context import GateContext
 from .findings import ERROR, Finding
 
 NAME = "checks"

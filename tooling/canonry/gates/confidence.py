@@ -1,6 +1,6 @@
 """confidence: entries whose decayed confidence falls in the blocked band, as warnings.
 
-Effective confidence follows ARCHITECTURE.md section 6 (`canonry.confidence`).
+Effective confidence follows ARCHITECTURE.md section 6 (`canonry.store.confidence`).
 New and changed entries in the blocked band get a warning each; for the rest
 of the library one warning counts them (they decayed there with time). Warnings
 never block publication. `confidence_table` is the same computation for a
@@ -10,23 +10,17 @@ whole library, which `canonry confidence` prints.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import Canon
-from ..confidence import EffectiveConfidence, as_datetime, effective_confidence
-from ..entries import Library
-from ..errors import UsageError
-from ..matching import per_entry, read_entries
-from ..registry import ConfidencePolicy, LibrarySpec
-from ..repo import Repository
-from ..rules import load_rules
-from ..text import normalize_text
-from ..times import rfc3339
-from ..versions import latest_version
-from .engine import GateContext
+from ..learning.matching import per_entry, read_entries
+from ..store.confidence import EffectiveConfidence, as_datetime, effective_confidence
+from ..store.entries import Library
+from ..store.registry import ConfidencePolicy, LibrarySpec
+from ..store.text import normalize_text
+from .context import GateContext
 from .findings import WARNING, Finding
 
 NAME = "confidence"
@@ -86,29 +80,6 @@ def confidence_table(library: Library, policy: ConfidencePolicy, at: Any = None)
         )
         for entry_id, entry in entries.items()
     ]
-
-
-def confidence_report(
-    repo: Repository, library: str, version: str | None = None, at: Any = None
-) -> dict[str, Any]:
-    """canonry.confidence/v1: every entry's effective confidence at a version (default: latest, else main)."""
-    if version is None:
-        version = "latest" if latest_version(repo, library) is not None else "main"
-    lib = Canon(repo, repo.describe()).library(library, int(version) if version.isdigit() else version)
-    if lib.spec.confidence_field is None:
-        raise UsageError(f"library {library} declares no confidence_field in libraries.yaml")
-    policy = load_rules(lib.state).require_registry().policy.confidence
-    moment = as_datetime(at)
-    rows = confidence_table(lib, policy, moment)
-    return {
-        "format": "canonry.confidence/v1",
-        "library": library,
-        "ref": lib.tag or version,
-        "commit": lib.commit,
-        "at": rfc3339(moment),
-        "bands": dict(sorted(Counter(r.confidence.band for r in rows).items())),
-        "entries": [r.to_dict() for r in rows],
-    }
 
 
 def check(ctx: GateContext) -> list[Finding]:

@@ -7,7 +7,7 @@ sector codes. The other entries come from an index of the merge-base cached
 by tree id, with the draft's and main's newer versions laid over it.
 
 Three-way: when main's tip is no longer the merge-base, the draft is merged
-into main with the structured merge (canonry.merge.merge_trees(merge-base,
+into main with the structured merge (canonry.compare.merge.merge_trees(merge-base,
 main, draft)), and each conflict is an error naming the entry, the field, and
 the base, main and draft values. Both are errors.
 """
@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..merge import FieldConflict, field_keys, merge_trees
-from ..states import FileRef, State
+from ..compare.merge import FieldConflict, field_keys, merge_trees
+from ..store.states import FileRef, State
 from .content import Landing, Positions, content_specs, key_of, keyed_lookup, landing
-from .engine import GateContext
+from .context import GateContext
 from .findings import ERROR, Finding
 
 NAME = "conflicts"

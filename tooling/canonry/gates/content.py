@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entries import Library, parse_blob, store_for
 from ..errors import EntrySyntaxError
-from ..registry import LibrarySpec
-from ..repo import BLOB_MODE, Repository
-from ..states import FileRef, State
-from ..yamlio import Path, load_yaml_with_positions, position_of
-from .engine import GateContext
+from ..store.entries import Library, parse_blob, store_for
+from ..store.registry import LibrarySpec
+from ..store.repo import BLOB_MODE, Repository
+from ..store.states import FileRef, State
+from ..store.yamlio import Path, load_yaml_with_positions, position_of
+from .context import GateContext
 
 INDEX_VERSION = "4"
 _MEMORY: dict[str, Any] = {}

@@ -40,7 +40,7 @@ from .content import (
     keyed_lookup,
     landing,
 )
-from .engine import GateContext
+from .context import GateContext
 from .findings import ERROR, WARNING, Finding
 from .near import NearIndex, near_text, similarity
 

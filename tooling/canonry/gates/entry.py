@@ -11,13 +11,14 @@ from typing import Any
 
 import jsonschema
 
-from ..entries import _Failure, store_for
 from ..errors import EntrySyntaxError, RegistryError
-from ..registry import ID_RE, LibrarySpec, resolve_function
-from ..repo import BLOB_MODE, COMMIT_MODE, EXEC_MODE, LINK_MODE
-from ..rules import Rules
-from ..states import FileRef, State
-from ..yamlio import Path, load_yaml_with_positions, position_of
+from ..learning.functions import resolve_function
+from ..store.entries import _Failure, store_for
+from ..store.registry import ID_RE, LibrarySpec
+from ..store.repo import BLOB_MODE, COMMIT_MODE, EXEC_MODE, LINK_MODE
+from ..store.rules import Rules
+from ..store.states import FileRef, State
+from ..store.yamlio import Path, load_yaml_with_positions, position_of
 from .findings import ERROR, Finding
 
 CACHE_VERSION = "entry-checks/1"

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..entries import Library
 from ..learning import OVERRIDES, cited_override_ids, override_ids_of
-from ..matching import read_entries
-from ..registry import LibrarySpec
-from .engine import GateContext
+from ..learning.matching import read_entries
+from ..store.entries import Library
+from ..store.registry import LibrarySpec
+from .context import GateContext
 from .findings import ERROR, Finding
 
 NAME = "evidence"

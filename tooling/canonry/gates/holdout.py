@@ -18,15 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..entries import Library
 from ..errors import HoldoutError
-from ..evaluators import Comparison, HoldoutSet, compare, describe_case, evaluate, read_holdout
 from ..learning import override_ids_of, override_texts
-from ..matching import read_entries
-from ..registry import LibrarySpec
-from ..states import State
-from ..text import normalize_text
-from .engine import GateContext
+from ..learning.evaluators import Comparison, HoldoutSet, compare, describe_case, read_holdout
+from ..learning.functions import evaluate
+from ..learning.matching import read_entries
+from ..store.entries import Library
+from ..store.registry import LibrarySpec
+from ..store.states import State
+from ..store.text import normalize_text
+from .context import GateContext
 from .findings import ERROR, WARNING, Finding
 
 NAME = "holdout"

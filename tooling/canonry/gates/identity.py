@@ -8,7 +8,7 @@ folding and NFC normalization.
 
 from __future__ import annotations
 
-from .engine import HOLDOUT_DIR, KNOWLEDGE, GateContext, nfc_casefold
+from .context import HOLDOUT_DIR, KNOWLEDGE, GateContext, nfc_casefold
 from .entry import mode_problem
 from .findings import ERROR, Finding
 

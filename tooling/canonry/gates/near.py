@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from ..text import normalize_text
+from ..store.text import normalize_text
 
 # --- near duplicates -----------------------------------------------------------------
 

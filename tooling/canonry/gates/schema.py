@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import GateContext
+from .context import GateContext
 from .findings import Finding
 
 NAME = "schema"

@@ -2,7 +2,7 @@
 
 For a new or changed entry whose `reuse_scope` is SANITIZED_GLOBAL or
 GLOBAL_INTERNAL: `sanitized_for_promotion` must be true, and every string in
-it (keys included, at any depth) must pass the PII scan of canonry.pii.
+it (keys included, at any depth) must pass the PII scan of canonry.gates.pii.
 Identity fields (IDENTITY_FIELDS: `steward`, `owner`, `actor`, ... the
 organisation's own accountable people, as e-mail addresses by design) may
 hold exactly one e-mail address; every other detector still runs on them.
@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..pii import EMAIL, PiiHit, scan
-from ..yamlio import Path
+from ..store.yamlio import Path
 from .content import ChangedEntry, Positions, changed_entries, content_specs
-from .engine import GateContext
+from .context import GateContext
 from .findings import ERROR, Finding
+from .pii import EMAIL, PiiHit, scan
 
 NAME = "scope"
 SHARED_SCOPES = ("SANITIZED_GLOBAL", "GLOBAL_INTERNAL")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..errors import EntrySyntaxError
-from ..yamlio import load_yaml
-from .engine import HOLDOUT_DIR, GateContext
+from ..store.yamlio import load_yaml
+from .context import HOLDOUT_DIR, GateContext
 from .entry import mode_problem
 from .findings import ERROR, Finding
 

@@ -1,4 +1,9 @@
-"""The flywheel: drafts learned from evidence (overrides, scenarios, calibration notes).
+"""Learning: the flywheel's measures and learners.
+
+Owns: matching text to patterns (`matching`), holdout evaluators
+(`evaluators`), the learners that write drafts from evidence (`mapping`,
+`scenarios`, `assumptions`, `workforce`), `importer` and `health`. May import:
+store, compare. This package's own module holds what the learners share.
 
 Every learner reads the knowledge at a base (default main), computes the
 entries to add or change deterministically, and writes them as one commit on a
@@ -12,16 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..commits import Provenance, commit_to_branch
-from ..entries import Library
 from ..errors import UsageError
-from ..matching import per_entry
-from ..repo import Repository
-from ..rules import load_rules
-from ..states import TreeState
-from ..text import normalize_text
-from ..times import rfc3339 as rfc3339
-from ..times import utc_now as utc_now
+from ..store.commits import Provenance, commit_to_branch
+from ..store.entries import Library
+from ..store.repo import Repository
+from ..store.rules import load_rules
+from ..store.states import TreeState
+from ..store.text import normalize_text
+from ..store.times import rfc3339 as rfc3339
+from ..store.times import utc_now as utc_now
+from .matching import per_entry
 
 OVERRIDES = "overrides"
 _CITED_VERSION = "citations:v1"

@@ -17,9 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..commits import Provenance, actor_identity
-from ..repo import Repository
-from ..yamlio import dump_yaml
+from ..store.commits import Provenance, actor_identity
+from ..store.repo import Repository
+from ..store.yamlio import dump_yaml
 from . import BaseState, Draft, rfc3339, utc_now, write_draft
 
 ASSUMPTIONS = "assumptions"

@@ -28,26 +28,24 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..commits import Provenance, actor_identity
-from ..diff import diff
-from ..entries import Library
+from ..compare.diff import diff
 from ..errors import UsageError
-from ..gates.engine import run_gates
-from ..gates.findings import GateResult
-from ..ids import deterministic_uuid7
-from ..matching import Row, is_isic_division, pattern_rows, read_entries
-from ..registry import LibrarySpec
-from ..repo import Repository
-from ..states import TreeState
-from ..text import normalize_text
-from ..times import parse_timestamp
-from ..versions import parse_library_spec, resolve_version
-from ..yamlio import dump_yaml
+from ..store.commits import Provenance, actor_identity
+from ..store.entries import Library
+from ..store.ids import deterministic_uuid7
+from ..store.registry import LibrarySpec
+from ..store.repo import Repository
+from ..store.states import TreeState
+from ..store.text import normalize_text
+from ..store.times import parse_timestamp
+from ..store.versions import parse_library_spec, resolve_version
+from ..store.yamlio import dump_yaml
 from . import OVERRIDES, BaseState, Draft, cited_override_ids, rfc3339, utc_now, write_draft
+from .matching import Row, is_isic_division, pattern_rows, read_entries
 
 MAPPING = "mapping"
 STEP_UP = 0.05
@@ -71,7 +69,7 @@ class MappingLearning:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     draft: Draft = field(default_factory=lambda: Draft(None, None))
     diff: dict[str, Any] | None = None  # canonry.diff/v1 of the draft's mapping library
-    holdout: GateResult | None = None  # the holdout gate, base vs draft
+    holdout: Any = None  # the holdout gate's GateResult, base vs draft, when a judge was given
 
     def report(self) -> dict[str, Any]:
         gate = self.holdout
@@ -121,10 +119,13 @@ def learn_mapping(
     now: dt.datetime | None = None,
     dry_run: bool = False,
     compare: bool = True,
+    judge: Callable[[str, str], Any] | None = None,
 ) -> MappingLearning:
     """Propose patterns and confidence changes from overrides; write them as a draft branch.
 
-    With `compare`, the written draft's diff and its holdout gate (base vs draft) come along.
+    With `compare`, the written draft's diff comes along, and with `judge`
+    (base commit, draft commit -> the holdout gate's result) its verdict: the
+    gates sit above learning, so the caller hands the gate in.
     """
     state = BaseState.at(repo, base)
     registry = state.registry
@@ -206,7 +207,8 @@ def learn_mapping(
     )
     if compare and result.draft.branch and result.draft.commit:
         result.diff = diff(repo, base, result.draft.branch, MAPPING)
-        result.holdout = run_gates(repo, state.commit, result.draft.commit, gates=["holdout"])
+        if judge is not None:
+            result.holdout = judge(state.commit, result.draft.commit)
     return result
 
 

@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..commits import Provenance, actor_identity
-from ..entries import Entry, Library
 from ..errors import InputError, UsageError
-from ..ids import deterministic_uuid7
-from ..importer import read_document
-from ..matching import is_isic_division
-from ..repo import Repository
-from ..states import TreeState
-from ..versions import is_version_selector, latest_version, resolve_version
-from ..yamlio import dump_yaml
+from ..store.commits import Provenance, actor_identity
+from ..store.entries import Entry, Library
+from ..store.ids import deterministic_uuid7
+from ..store.repo import Repository
+from ..store.states import TreeState
+from ..store.versions import is_version_selector, latest_version, resolve_version
+from ..store.yamlio import dump_yaml
 from . import BaseState, Draft, rfc3339, utc_now, write_draft
+from .importer import read_document
+from .matching import is_isic_division
 
 SCENARIOS = "scenario-patterns"
 MERGE_SIMILARITY = 0.8

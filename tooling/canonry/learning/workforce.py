@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..commits import Provenance, actor_identity
-from ..entries import Library
 from ..errors import InputError
-from ..importer import read_rows
-from ..registry import ID_RE
-from ..repo import Repository
-from ..yamlio import dump_yaml
+from ..store.commits import Provenance, actor_identity
+from ..store.entries import Library
+from ..store.registry import ID_RE
+from ..store.repo import Repository
+from ..store.yamlio import dump_yaml
 from . import BaseState, Draft, rfc3339, utc_now, write_draft
+from .importer import read_rows
 
 WORKFORCE = "nationality-classification"
 CLASSES = ("NATIONAL_READY", "NATIONAL_WITH_TRAINING", "EXPAT_DEPENDENT")

@@ -25,10 +25,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from ..api import Canon
-from ..entries import Entry, gc_paused, store_for
 from ..errors import CanonryError, UnknownEntryError, UsageError, VerificationError
-from ..versions import is_version_selector, parse_library_spec, read_metadata, resolve_version
+from ..store.entries import Entry, gc_paused, store_for
+from ..store.versions import is_version_selector, parse_library_spec, read_metadata, resolve_version
+from .api import Canon
 from .canonical import COMPACT_JSON, canonical_json, sha256_of
 
 FORMAT = "canonry.bundle/v1"

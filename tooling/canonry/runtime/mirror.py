@@ -38,8 +38,8 @@ from ..errors import (
     StaleSourceWarning,
     TagMovedError,
 )
-from ..repo import RefUpdate, Repository, init_repository
-from ..times import rfc3339
+from ..store.repo import RefUpdate, Repository, init_repository
+from ..store.times import rfc3339
 from .files import atomic_write, cache_root, locked
 
 REMOTE_PREFIXES = ("file://", "git://", "http://", "https://", "ssh://")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 
 _JSON = "application/json"
 _NAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}
@@ -138,7 +138,7 @@ def openapi() -> dict[str, Any]:
                     **obj,
                     "required": ["format", "status", "error", "message"],
                     "properties": {
-                        "format": {"const": "canonry.api.error/v1"},
+                        "format": {"const": "canonry.runtime.api.error/v1"},
                         "status": {"type": "integer"},
                         "error": {"type": "string"},
                         "message": {"type": "string"},

@@ -30,11 +30,19 @@ from ..errors import (
     UnknownLibraryError,
     UnknownRefError,
 )
-from ..registry import LIBRARY_NAME_RE
-from ..repo import Repository
-from ..rules import registry_at
-from ..versions import TAG_PREFIX, Version, list_versions, parse_library_spec, resolve_version, tag_name
-from ..yamlio import dump_yaml, load_yaml
+from ..store.registry import LIBRARY_NAME_RE
+from ..store.repo import Repository
+from ..store.rules import registry_at
+from ..store.versions import (
+    TAG_PREFIX,
+    Version,
+    list_versions,
+    main_commit,
+    parse_library_spec,
+    resolve_version,
+    tag_name,
+)
+from ..store.yamlio import dump_yaml, load_yaml
 from .files import atomic_write
 
 LOCK_FORMAT = "canonry.lock/v1"
@@ -87,11 +95,6 @@ def library_tree(repo: Repository, commit: str, library: str) -> str | None:
     """The id of the library's own folder at a commit (None when the folder is empty)."""
     spec = registry_at(repo, commit).library(library)
     return repo.subtree(repo.tree_of(commit), spec.path)
-
-
-def main_commit(repo: Repository) -> str | None:
-    """The tip of main (else HEAD), or None in a repository without either."""
-    return repo.try_resolve_commit("refs/heads/main") or repo.try_resolve_commit("HEAD")
 
 
 def known_libraries(repo: Repository) -> set[str]:

@@ -3,7 +3,7 @@
 Responses at a version are immutable: a strong ETag (the tag object, tree or
 blob id) and `Cache-Control: public, max-age=31536000, immutable`. Responses
 about `latest`, lists and health are `no-cache` (revalidate: If-None-Match
-with the current ETag answers 304). Errors are JSON (canonry.api.error/v1).
+with the current ETag answers 304). Errors are JSON (canonry.runtime.api.error/v1).
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import Canon
 from ..errors import CanonryError, UnknownEntryError, UnknownLibraryError, UnknownVersionError
-from ..registry import ID_RE, LIBRARY_NAME_RE
-from ..versions import Version, parse_tag_message, resolve_version
-from .pins import deprecation, known_libraries, main_commit, registry_at
+from ..store.registry import ID_RE, LIBRARY_NAME_RE
+from ..store.rules import registry_at
+from ..store.versions import Version, main_commit, parse_tag_message, resolve_version
+from .api import Canon
+from .pins import deprecation, known_libraries
 from .protocol import HttpError, Response, dumps, error_response, matches, parse_target, status_of
 
 MAX_PAGE = 10_000
@@ -167,7 +168,7 @@ class Api:
                     tagged(None),
                     pinned,
                     lambda: {
-                        "format": "canonry.api.version/v1",
+                        "format": "canonry.runtime.api.version/v1",
                         **ident,
                         "tag_object": v.target,
                         "tree": lib.tree,
@@ -189,7 +190,7 @@ class Api:
                     tagged(blob),
                     pinned,
                     lambda: {
-                        "format": "canonry.api.entry/v1",
+                        "format": "canonry.runtime.api.entry/v1",
                         **ident,
                         "id": entry_id,
                         "blob": blob,
@@ -214,7 +215,7 @@ class Api:
                     "latest": versions[-1].tag if versions else None,
                 }
             )
-        return {"format": "canonry.api.libraries/v1", "libraries": rows}
+        return {"format": "canonry.runtime.api.libraries/v1", "libraries": rows}
 
     def _versions(self, name: str) -> dict[str, Any]:
         rows = []
@@ -234,14 +235,14 @@ class Api:
                 }
             )
         return {
-            "format": "canonry.api.versions/v1",
+            "format": "canonry.runtime.api.versions/v1",
             "library": name,
             "latest": rows[-1]["tag"] if rows else None,
             "versions": rows,
         }
 
     def _diff(self, query: dict[str, str]) -> _Doc:
-        from ..diff import diff
+        from ..compare.diff import diff
 
         sides = []
         for key in ("from", "to"):
@@ -261,7 +262,7 @@ class Api:
         if self.canon.mirror is not None:
             serving["fetched_at"] = self.canon.mirror.state().get("fetched_at")
         try:
-            from ..health import health
+            from ..publication.health import health
 
             doc = {**health(self.repo), "serve": serving}
         except (ImportError, CanonryError) as exc:  # no main, or no flywheel module: the basics
@@ -274,7 +275,7 @@ class Api:
 
 def _index() -> dict[str, Any]:
     return {
-        "format": "canonry.api.index/v1",
+        "format": "canonry.runtime.api.index/v1",
         "routes": [
             "/libraries",
             "/libraries/{name}/versions",
@@ -296,7 +297,7 @@ def _entries(lib: Any, ident: dict[str, Any], limit: int | None, after: str | No
         start = bisect.bisect_right(ids, after)
     page = ids[start : start + limit] if limit is not None else ids[start:]
     doc = {
-        "format": "canonry.api.entries/v1",
+        "format": "canonry.runtime.api.entries/v1",
         **ident,
         "tree": lib.tree,
         "count": len(ids),

@@ -13,7 +13,7 @@ Routes (GET and HEAD; every other method is 405):
 Responses at a version are immutable: a strong ETag (the tag object, tree or
 blob id) and `Cache-Control: public, max-age=31536000, immutable`. Responses
 about `latest`, lists and health are `no-cache` (revalidate: If-None-Match
-with the current ETag answers 304). Errors are JSON (canonry.api.error/v1).
+with the current ETag answers 304). Errors are JSON (canonry.runtime.api.error/v1).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ..api import Canon
 from ..errors import CanonryError
+from .api import Canon
 from .protocol import MAX_TARGET, Response, error_response, lowered
 from .routes import Api
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from ..errors import CanonryError, LockFileError, UnknownRefError
 from ..gates.findings import ERROR, Finding
-from ..repo import Repository
-from ..signing import resolve_allowed_signers, verify_tag
-from ..versions import TAG_PREFIX, Version, list_versions
+from ..publication.signing import resolve_allowed_signers, verify_tag
+from ..store.repo import Repository
+from ..store.versions import TAG_PREFIX, Version, list_versions
 from .pins import Lock, check_pin, known_libraries, signatures_required
 
 FORMAT = "canonry.verify/v1"
@@ -49,7 +49,7 @@ def verify(
     allowed_signers: str | os.PathLike[str] | None = None,
     content: bool = True,
 ) -> VerifyReport:
-    """Check tags (canonry.audit), the lock's pins and, when required, every version's signature.
+    """Check tags (canonry.publication.audit), the lock's pins and, when required, every version's signature.
 
     A lock naming a library the repository does not have raises LockFileError
     (an input problem); everything else becomes a finding.
@@ -79,9 +79,11 @@ def verify(
 
 def _audit(repo: Repository, content: bool, report: VerifyReport) -> None:
     try:
-        audit = importlib.import_module("canonry.audit")
+        audit = importlib.import_module("canonry.publication.audit")
     except ImportError:
-        report.notes.append("tag audit unavailable (canonry.audit missing): only the lock was checked")
+        report.notes.append(
+            "tag audit unavailable (canonry.publication.audit missing): only the lock was checked"
+        )
         return
     try:
         report.findings.extend(audit.verify_tags(repo, content=content))

@@ -16,12 +16,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .entries import Library
-from .errors import DeprecatedVersionWarning, LockFileError, UnknownVersionError
-from .registry import Registry
-from .repo import Repository
-from .runtime.mirror import Mirror, is_remote, redact
-from .runtime.pins import (
+from ..errors import DeprecatedVersionWarning, LockFileError, UnknownVersionError
+from ..publication.signing import SignatureInfo, resolve_allowed_signers, verify_tag
+from ..store.entries import Library
+from ..store.registry import Registry
+from ..store.repo import Repository
+from ..store.states import TreeState
+from ..store.versions import Version, is_version_selector, list_versions, resolve_version
+from .mirror import Mirror, is_remote, redact
+from .pins import (
     Lock,
     check_lock,
     check_pin,
@@ -30,10 +33,7 @@ from .runtime.pins import (
     registry_at,
     signatures_required,
 )
-from .runtime.watermark import Watermark
-from .signing import SignatureInfo, resolve_allowed_signers, verify_tag
-from .states import TreeState
-from .versions import Version, is_version_selector, list_versions, resolve_version
+from .watermark import Watermark
 
 
 class Canon:

@@ -1,5 +1,7 @@
 """The review gate: enough approvals by the stewards, on the exact head commit, none by an author.
 
+Publication adds it to the gate engine's own gates (`EXTRA_GATES`).
+
 Rules (stewards, owners, min_approvals) come from the base; decisions come
 only from the repository's `refs/notes/canonry-reviews`, never from anything
 the draft carries. `canonry gate` leaves this gate out (a forge's required
@@ -11,9 +13,10 @@ and with `publish --push`, the remote's notes as `review_notes`.
 
 from __future__ import annotations
 
-from ..review import NOTES_REF, evaluate
-from .engine import GateContext
-from .findings import ERROR, WARNING, Finding
+from ..gates.context import Check, GateContext
+from ..gates.engine import GATES
+from ..gates.findings import ERROR, WARNING, Finding
+from .review import NOTES_REF, evaluate
 
 NAME = "review"
 
@@ -33,3 +36,11 @@ def check(ctx: GateContext) -> list[Finding]:
     found = [Finding(None, None, None, NAME, ERROR, message, library) for library, message in status.problems]
     found += [Finding(None, None, None, NAME, WARNING, message) for message in status.warnings]
     return found
+
+
+def all_gates() -> list[str]:
+    """Every gate, review included, in running order (what `publish` and `draft show` run)."""
+    return [*GATES, NAME]
+
+
+EXTRA_GATES: dict[str, Check] = {NAME: check}

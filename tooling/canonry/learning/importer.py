@@ -27,17 +27,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from .commits import Provenance, actor_identity
-from .entries import Library
-from .errors import EntrySyntaxError, InputError, RegistryError, UsageError
-from .ids import deterministic_uuid7
-from .learning import BaseState, write_draft
-from .registry import ID_RE, LibrarySpec, resolve_function
-from .repo import Repository
-from .rules import load_rules
-from .states import State, TreeState
-from .times import rfc3339
-from .yamlio import dump_yaml, load_yaml
+from ..errors import EntrySyntaxError, InputError, RegistryError, UsageError
+from ..store.commits import Provenance, actor_identity
+from ..store.entries import Library
+from ..store.ids import deterministic_uuid7
+from ..store.registry import ID_RE, LibrarySpec
+from ..store.repo import Repository
+from ..store.rules import load_rules
+from ..store.states import State, TreeState
+from ..store.times import rfc3339
+from ..store.yamlio import dump_yaml, load_yaml
+from . import BaseState, write_draft
+from .functions import resolve_function
 
 FORMATS = ("csv", "json", "jsonl")
 MAX_FILE_BYTES = 512 << 20

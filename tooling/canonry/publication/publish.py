@@ -30,10 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import publish_refs
-from .commits import Provenance
-from .drafts import Draft, resolve_draft
-from .errors import (
+from ..errors import (
     CanonryError,
     ConflictError,
     GatesFailedError,
@@ -42,9 +39,25 @@ from .errors import (
     RegistryError,
     UsageError,
 )
-from .gates.engine import GATES, default_gates, run_gates, validate
-from .gates.findings import GateResult
-from .publish_refs import (
+from ..gates.engine import GATES, default_gates, run_gates, validate
+from ..gates.findings import GateResult
+from ..store.commits import Provenance
+from ..store.registry import LibrarySpec, Registry
+from ..store.repo import Identity, Repository
+from ..store.rules import load_rules, registry_in_tree
+from ..store.states import TreeState
+from ..store.times import epoch_now, rfc3339
+from ..store.versions import (
+    Version,
+    latest_version,
+    list_versions,
+    resolve_version,
+    tag_name,
+)
+from ..store.yamlio import dump_yaml
+from . import refs as publish_refs
+from .drafts import Draft, resolve_draft
+from .refs import (
     CRASH_ENV,
     Busy,
     LocalTarget,
@@ -55,20 +68,8 @@ from .publish_refs import (
     backoff,
     rewound,
 )
-from .registry import LibrarySpec, Registry
-from .repo import Identity, Repository
 from .review import NOTES_REF
-from .rules import load_rules, registry_in_tree
-from .states import TreeState
-from .times import epoch_now, rfc3339
-from .versions import (
-    Version,
-    latest_version,
-    list_versions,
-    resolve_version,
-    tag_name,
-)
-from .yamlio import dump_yaml
+from .review_gate import EXTRA_GATES, all_gates
 
 __all__ = ["CRASH_ENV", "NewVersion", "Publication", "publish", "release", "rollback"]
 
@@ -180,7 +181,7 @@ def rollback(
 
 def identity(repo: Repository, by: str | None) -> Identity:
     """The publisher: --by, else git's configured user."""
-    from .commits import actor_identity
+    from ..store.commits import actor_identity
 
     if by:
         by = by.strip()
@@ -279,8 +280,9 @@ def _plan_publish(
         repo,
         base,
         head,
-        gates=list(GATES),
+        gates=all_gates(),
         options={"review_head": head, "review_base": merge_base, "review_notes": notes_refs},
+        extra_gates=EXTRA_GATES,
     )
     _check(result, f"{draft.branch} does not pass the gates")
     now = epoch_now()
@@ -384,7 +386,7 @@ def _combine(into: GateResult, part: GateResult) -> None:
 
 
 def _merge(repo: Repository, merge_base: str, base: str, head: str, branch: str) -> str:
-    from .merge import merge_trees
+    from ..compare.merge import merge_trees
 
     merged = merge_trees(repo, merge_base, base, head)
     if merged.tree_id is None:
@@ -541,7 +543,7 @@ def _write_tag(repo: Repository, version: NewVersion, signer: Callable[[bytes], 
 
 
 def _signer(repo: Repository, sign: bool) -> Callable[[bytes], bytes] | None:
-    """payload -> signed tag bytes (canonry.signing, as git signs), when signing is asked for."""
+    """payload -> signed tag bytes (canonry.publication.signing, as git signs), when signing is asked for."""
     if not sign:
         return None
     from . import signing
@@ -564,7 +566,7 @@ def _require_signing(repo: Repository, base: str, sign: bool) -> None:
 def _dry_run_diff(repo: Repository, plan: Plan) -> dict[str, Any] | None:
     if plan.new_main is None and not plan.versions:
         return None
-    from .diff import diff
+    from ..compare.diff import diff
 
     if plan.new_main is not None:
         return diff(repo, plan.base, plan.new_main)

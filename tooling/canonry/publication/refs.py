@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import (
+from ..errors import (
     GitCommandError,
     PushRejectedError,
     RefMovedError,
@@ -26,10 +26,10 @@ from .errors import (
     UsageError,
     VerificationError,
 )
-from .gates.findings import GateResult
-from .repo import RefUpdate, Repository
+from ..gates.findings import GateResult
+from ..store.repo import RefUpdate, Repository
+from ..store.versions import TAG_PREFIX, parse_tag_name, tag_name
 from .review import NOTES_REF
-from .versions import TAG_PREFIX, parse_tag_name, tag_name
 
 CRASH_ENV = "CANONRY_TEST_CRASH_AFTER"  # tests: die (exit 137) right after the named step
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import FileMode, ObjectType
 
-from .errors import (
+from ..errors import (
     CorruptObjectError,
     GitCommandError,
     NotARepositoryError,

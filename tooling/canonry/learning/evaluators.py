@@ -25,12 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .entries import Library, store_for
-from .errors import EntrySyntaxError, HoldoutError, RegistryError
+from ..errors import EntrySyntaxError, HoldoutError
+from ..store.entries import Library, store_for
+from ..store.states import State
+from ..store.yamlio import load_yaml_with_positions
 from .matching import SECTOR_CODE_RE, is_isic_division, pattern_index, tokens
-from .registry import HoldoutSpec, resolve_function
-from .states import State
-from .yamlio import load_yaml_with_positions
 
 HOLDOUT_FORMAT = "canonry.holdout/v1"
 _TOP_KEYS = {"format", "library", "description", "source", "cases"}
@@ -188,21 +187,6 @@ def mapping_accuracy(library: Library, cases: Sequence[HoldoutCase]) -> Evaluati
         predictions.append(found.sector_code if found else None)
     outcomes = tuple(p == c.expected for p, c in zip(predictions, cases, strict=True))
     return Evaluation("accuracy", outcomes, tuple(predictions))
-
-
-def evaluate(spec: HoldoutSpec, library: Library, cases: Sequence[HoldoutCase]) -> Evaluation:
-    """Run the declared evaluator; raise HoldoutError when it fails or answers nonsense."""
-    try:
-        func = resolve_function(spec.evaluator)
-    except RegistryError as exc:
-        raise HoldoutError(f"evaluator {exc.problem}", spec.data) from None
-    try:
-        raw = func(library, cases)
-    except Exception as exc:  # the evaluator is the library's own code: any failure is a finding
-        raise HoldoutError(
-            f"evaluator {spec.evaluator} raised {type(exc).__name__}: {exc}".rstrip(": "), spec.data
-        ) from None
-    return coerce_evaluation(raw, cases, spec.evaluator, spec.data)
 
 
 def coerce_evaluation(raw: Any, cases: Sequence[HoldoutCase], name: str, path: str) -> Evaluation:

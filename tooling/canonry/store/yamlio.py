@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .errors import EntrySyntaxError
+from ..errors import EntrySyntaxError
 
 try:  # libyaml's parser; the pure one gives the same events, slower
     from yaml import CSafeDumper as _BaseDumper

@@ -16,15 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .commits import Provenance, actor_identity, message_with_trailers
+from ..errors import EntrySyntaxError, RefMovedError, ReviewError, UsageError
+from ..store.commits import Provenance, actor_identity, message_with_trailers
+from ..store.registry import REGISTRY_PATH, Registry
+from ..store.repo import Repository
+from ..store.rules import load_rules
+from ..store.states import TreeState
+from ..store.times import rfc3339
+from ..store.yamlio import dump_yaml, load_yaml
 from .drafts import Draft, resolve_draft
-from .errors import EntrySyntaxError, RefMovedError, ReviewError, UsageError
-from .registry import REGISTRY_PATH, Registry
-from .repo import Repository
-from .rules import load_rules
-from .states import TreeState
-from .times import rfc3339
-from .yamlio import dump_yaml, load_yaml
 
 NOTES_REF = "refs/notes/canonry-reviews"
 APPROVE = "approve"

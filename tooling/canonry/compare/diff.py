@@ -19,20 +19,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .entries import store_for
-from .errors import (
+from ..errors import (
     EntrySyntaxError,
     RegistryError,
     UnknownLibraryError,
     UnknownRefError,
     UsageError,
 )
-from .registry import LIBRARY_NAME_RE, REGISTRY_PATH, LibrarySpec, Registry
-from .repo import Repository
-from .rules import registry_in_tree
-from .states import FileRef, TreeState
-from .versions import is_version_selector, resolve_version
-from .yamlio import dump_yaml
+from ..store.entries import store_for
+from ..store.registry import LIBRARY_NAME_RE, REGISTRY_PATH, LibrarySpec, Registry
+from ..store.repo import Repository
+from ..store.rules import registry_in_tree
+from ..store.states import FileRef, TreeState
+from ..store.versions import is_version_selector, resolve_version
+from ..store.yamlio import dump_yaml
 
 FORMAT = "canonry.diff/v1"
 _LIBRARY_NAME = LIBRARY_NAME_RE[1:-1]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EntrySyntaxError, RegistryError, UsageError
-from .ids import uuid7
-from .repo import Repository
-from .rules import load_rules
-from .states import WorkTreeState
-from .times import rfc3339
-from .yamlio import dump_yaml, load_yaml
+from ..errors import EntrySyntaxError, RegistryError, UsageError
+from ..store.ids import uuid7
+from ..store.repo import Repository
+from ..store.rules import load_rules
+from ..store.states import WorkTreeState
+from ..store.times import rfc3339
+from ..store.yamlio import dump_yaml, load_yaml
 
 COMMON_DEFAULTS = {
     "source": "user",

@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import RegistryError, SignatureError, UsageError
-from .repo import Repository
-from .versions import TAG_PREFIX, parse_tag_message, parse_tag_name
+from ..errors import RegistryError, SignatureError, UsageError
+from ..store.repo import Repository
+from ..store.rules import registry_at
+from ..store.versions import TAG_PREFIX, main_commit, parse_tag_message, parse_tag_name
 
 SIGNATURE_STARTS = (
     b"-----BEGIN PGP SIGNATURE-----",
@@ -167,8 +168,6 @@ def resolve_allowed_signers(repo: Repository, explicit: str | os.PathLike[str] |
         return str(path.resolve())
     if repo.config_value("gpg.ssh.allowedSignersFile"):
         return None  # git reads its own setting
-    from .runtime.pins import main_commit, registry_at
-
     commit = main_commit(repo)
     if commit is None:
         return None

@@ -34,10 +34,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import EntrySyntaxError, RegistryError
-from .registry import REGISTRY_PATH, LibrarySpec, parse_registry
-from .repo import BLOB_MODE, EXEC_MODE, Change, Repository
-from .yamlio import dump_yaml, load_mapping, load_yaml
+from ..errors import EntrySyntaxError, RegistryError
+from ..store.registry import REGISTRY_PATH, LibrarySpec, parse_registry
+from ..store.repo import BLOB_MODE, EXEC_MODE, Change, Repository
+from ..store.yamlio import dump_yaml, load_mapping, load_yaml
 
 # kinds of conflict
 FIELD = "field"  # the same field changed two ways (or added two ways)

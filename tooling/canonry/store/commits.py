@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from .errors import UnknownRefError, UsageError
+from ..errors import UnknownRefError, UsageError
 from .repo import Identity, RefUpdate, Repository
 
 TRAILER_KEYS = ("Canonry-Source", "Canonry-Source-Ref", "Canonry-Actor", "Canonry-Reason")
@@ -85,7 +85,7 @@ def commit_to_branch(
     ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
     tip = repo.ref_target(ref)
     if expected_tip is not None and tip != expected_tip:
-        from .errors import RefMovedError
+        from ..errors import RefMovedError
 
         raise RefMovedError(ref, expected_tip, tip)
     if tip is None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
 
-from .errors import EntrySyntaxError, RegistryError, UnknownLibraryError
+from ..errors import EntrySyntaxError, RegistryError, UnknownLibraryError
 from .yamlio import load_yaml_with_positions, position_of
 
 REGISTRY_PATH = "schemas/libraries.yaml"
@@ -346,18 +346,3 @@ def parse_registry(data: bytes, path: str = REGISTRY_PATH) -> Registry:
         )
     digest = hashlib.sha1(data).hexdigest()
     return Registry(libraries=libraries, policy=policy, digest=digest)
-
-
-def resolve_function(spec: str) -> Callable[..., Any]:
-    """Import `module:function`; raise RegistryError when it is not there."""
-    import importlib
-
-    module_name, _, func_name = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        func = getattr(module, func_name)
-    except (ImportError, AttributeError) as exc:
-        raise RegistryError(f"cannot load {spec}: {exc}", REGISTRY_PATH) from None
-    if not callable(func):
-        raise RegistryError(f"{spec} is not callable", REGISTRY_PATH)
-    return func

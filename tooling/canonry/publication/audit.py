@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .commits import Provenance, actor_identity, message_with_trailers, parse_trailers
-from .diff import field_changes
-from .errors import (
+from ..compare.diff import field_changes
+from ..errors import (
     EntrySyntaxError,
     RefMovedError,
     RegistryError,
@@ -22,13 +21,13 @@ from .errors import (
     UnknownVersionError,
     UsageError,
 )
-from .gates.findings import ERROR, Finding
-from .registry import REGISTRY_PATH, LibrarySpec, Registry
-from .repo import CommitInfo, Repository
-from .review import all_decisions
-from .rules import registry_at as rules_registry_at
-from .times import rfc3339
-from .versions import (
+from ..gates.findings import ERROR, Finding
+from ..store.commits import Provenance, actor_identity, message_with_trailers, parse_trailers
+from ..store.registry import REGISTRY_PATH, LibrarySpec, Registry
+from ..store.repo import CommitInfo, Repository
+from ..store.rules import registry_at as rules_registry_at
+from ..store.times import rfc3339
+from ..store.versions import (
     TAG_PREFIX,
     Version,
     list_versions,
@@ -38,7 +37,8 @@ from .versions import (
     read_metadata,
     resolve_version,
 )
-from .yamlio import dump_yaml, load_mapping, load_yaml
+from ..store.yamlio import dump_yaml, load_mapping, load_yaml
+from .review import all_decisions
 
 NOTES_REF = "refs/notes/canonry"  # notes on version tags (deprecations)
 GATE = "verify"
@@ -474,7 +474,7 @@ def _check_version(
 
 
 def _check_content(repo: Repository, versions: list[Version]) -> list[Finding]:
-    from .gates.engine import PER_FILE_GATES, default_gates, run_gates, validate
+    from ..gates.engine import PER_FILE_GATES, default_gates, run_gates, validate
 
     out: list[Finding] = []
     for v in versions:

@@ -20,7 +20,7 @@ import referencing.exceptions
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import DRAFT202012
 
-from .errors import RegistryError
+from ..errors import RegistryError
 from .registry import REGISTRY_PATH, LibrarySpec, Registry, parse_registry
 from .repo import Repository
 from .states import State

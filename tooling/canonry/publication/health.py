@@ -23,18 +23,19 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from .confidence import as_datetime
-from .drafts import list_drafts
-from .entries import Library
-from .errors import CanonryError
-from .evaluators import compare, evaluate, read_holdout
-from .learning import OVERRIDES, cited_override_ids
-from .registry import LibrarySpec, Registry
-from .repo import Repository
-from .rules import load_rules
-from .states import TreeState
-from .times import parse_timestamp, rfc3339
-from .versions import Version, list_versions, read_metadata
+from ..errors import CanonryError
+from ..learning import OVERRIDES, cited_override_ids
+from ..learning.evaluators import compare, read_holdout
+from ..learning.functions import evaluate
+from ..store.confidence import as_datetime
+from ..store.entries import Library
+from ..store.registry import LibrarySpec, Registry
+from ..store.repo import Repository
+from ..store.rules import load_rules
+from ..store.states import TreeState
+from ..store.times import parse_timestamp, rfc3339
+from ..store.versions import Version, list_versions, read_metadata
+from .draft_views import list_drafts
 
 FORMAT = "canonry.health/v1"
 MAPPING = "mapping"

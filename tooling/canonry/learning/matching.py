@@ -1,7 +1,7 @@
 """Classify texts with a mapping library's patterns: whole-word phrase matching over an index.
 
 A text and a pattern are compared in normalized form (NFKC, case folded,
-punctuation and symbols as spaces: `canonry.text.normalize_text`). A pattern
+punctuation and symbols as spaces: `canonry.store.text.normalize_text`). A pattern
 matches when its tokens occur consecutively in the text's tokens. The index is a
 phrase table plus the set of its proper prefixes (a trie laid flat), so a text
 of n tokens costs at most n * (longest pattern) lookups, whatever the number of
@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .entries import Library, store_for
-from .repo import Repository
-from .states import FileRef
-from .text import normalize_text
+from ..store.entries import Library, store_for
+from ..store.repo import Repository
+from ..store.states import FileRef
+from ..store.text import normalize_text
 
 SECTOR_CODE_RE = re.compile(r"[A-U][0-9]{2}")
 

@@ -20,9 +20,9 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from . import __version__
+from .._version import __version__
+from ..errors import NotARepositoryError, UsageError
 from .commits import Provenance, actor_identity, message_with_trailers
-from .errors import NotARepositoryError, UsageError
 from .repo import RefUpdate, Repository, init_repository
 
 BRANCH = "refs/heads/main"

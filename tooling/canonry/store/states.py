@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pygit2
 
-from .errors import CorruptObjectError
+from ..errors import CorruptObjectError
 from .repo import BLOB_MODE, EXEC_MODE, LINK_MODE, Repository
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from .errors import EntrySyntaxError, UnknownEntryError
+from ..errors import EntrySyntaxError, UnknownEntryError
 from .registry import ID_RE, LibrarySpec
 from .repo import Repository
 from .states import FileRef, State

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import EntrySyntaxError, UnknownRefError, UnknownVersionError, UsageError
+from ..errors import EntrySyntaxError, UnknownRefError, UnknownVersionError, UsageError
 from .repo import Repository
 from .yamlio import load_yaml
 
@@ -112,3 +112,8 @@ def parse_tag_message(message: str) -> dict[str, Any]:
     except EntrySyntaxError:
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def main_commit(repo: Repository) -> str | None:
+    """The tip of main (else HEAD), or None in a repository without either."""
+    return repo.try_resolve_commit("refs/heads/main") or repo.try_resolve_commit("HEAD")

@@ -1,0 +1,163 @@
+"""What a gate sees: the two states, the rules, the changed files, options and metrics.
+
+Gate modules import this, never the engine, so that the engine can name them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store.entries import Library, store_for
+from ..store.registry import LibrarySpec
+from ..store.repo import Repository
+from ..store.rules import Rules
+from ..store.states import FileRef, State
+from .entry import CACHE_VERSION, check_files
+from .findings import Finding
+
+KNOWLEDGE = "knowledge"
+HOLDOUT_DIR = "knowledge/holdout"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    old: FileRef | None
+    new: FileRef | None
+
+
+@dataclass
+class GateContext:
+    repo: Repository
+    head: State
+    base: State | None
+    rules: Rules
+    head_rules: Rules
+    full: bool = False
+    only_libraries: tuple[str, ...] = ()
+    only_paths: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    _file_findings: dict[str, list[Finding]] = field(default_factory=dict)
+    _changes: dict[str, list[FileChange]] = field(default_factory=dict)
+    _libs: dict[tuple[str, str], Library] = field(default_factory=dict)
+
+    # --- rules ----------------------------------------------------------------------
+
+    def rule_sets(self) -> list[Rules]:
+        """The base rules, plus the head's when the draft changed them."""
+        sets = [self.rules]
+        if self.head_rules.digest != self.rules.digest and self.head_rules.registry is not None:
+            sets.append(self.head_rules)
+        return sets
+
+    @property
+    def rules_changed(self) -> bool:
+        return self.head_rules.digest != self.rules.digest
+
+    def specs(self) -> list[LibrarySpec]:
+        registry = self.rules.registry
+        if registry is None:
+            return []
+        names = self.only_libraries or tuple(registry.names())
+        return [registry.library(n) for n in names]
+
+    # --- what changed -----------------------------------------------------------------
+
+    def changes(self, prefix: str) -> list[FileChange]:
+        """Files under prefix that differ from base to head (all head files when full)."""
+        cached = self._changes.get(prefix)
+        if cached is not None:
+            return cached
+        if self.base is None or self.full:
+            head_files = self.head.files(prefix)
+            out = [FileChange(p, None, r) for p, r in sorted(head_files.items())]
+        else:
+            base_tree = self.base.tree_id(prefix)
+            head_tree = self.head.tree_id(prefix)
+            if base_tree is not None and head_tree is not None:
+                out = []
+                for c in self.repo.diff_trees(base_tree, head_tree):
+                    path = f"{prefix}/{c.path}"
+                    old = FileRef(path, c.old_oid, c.old_mode or 0) if c.old_oid else None
+                    new = FileRef(path, c.new_oid, c.new_mode or 0) if c.new_oid else None
+                    out.append(FileChange(path, old, new))
+            else:
+                head_files = self.head.files(prefix)
+                base_files = self.base.files(prefix)
+                out = []
+                for path in sorted(set(base_files) | set(head_files)):
+                    old, new = base_files.get(path), head_files.get(path)
+                    if old != new:
+                        out.append(FileChange(path, old, new))
+        if self.only_paths:
+            out = [c for c in out if any(c.path == p or c.path.startswith(p + "/") for p in self.only_paths)]
+        self._changes[prefix] = out
+        return out
+
+    def changed_entries(self, spec: LibrarySpec) -> list[FileChange]:
+        return self.changes(spec.path)
+
+    # --- libraries --------------------------------------------------------------------
+
+    def head_library(self, spec: LibrarySpec) -> Library:
+        return self._library("head", self.head, spec)
+
+    def base_library(self, spec: LibrarySpec) -> Library | None:
+        return self._library("base", self.base, spec) if self.base is not None else None
+
+    def _library(self, side: str, state: State, spec: LibrarySpec) -> Library:
+        key = (side, spec.name)
+        lib = self._libs.get(key)
+        if lib is None:
+            lib = self._libs[key] = Library(state, spec)
+        return lib
+
+    # --- the per-file gates' shared pass -------------------------------------------------
+
+    def file_findings(self) -> list[Finding]:
+        """yaml/schema/identity/checks findings of every checked file, computed once."""
+        if "all" in self._file_findings:
+            return self._file_findings["all"]
+        store = store_for(self.repo)
+        out: list[Finding] = []
+        for rules in self.rule_sets():
+            registry = rules.registry
+            if registry is None:
+                continue
+            for name in self.only_libraries or tuple(registry.names()):
+                spec = registry.libraries.get(name)
+                if spec is None:
+                    continue
+                tree = self.head.tree_id(spec.path)
+                key = None
+                if self.full and tree is not None and not self.only_paths:
+                    key = f"lib:{CACHE_VERSION}:{rules.digest}:{name}:{tree}"
+                    hit = store.get_result(key)
+                    if hit is not None:
+                        out.extend(Finding.from_tuple(t) for t in hit)
+                        continue
+                if rules is not self.rules:
+                    # The draft changed the rules: every entry must pass the new ones too.
+                    refs = list(self.head.files(spec.path).values())
+                else:
+                    refs = [c.new for c in self.changes(spec.path) if c.new is not None]
+                found = check_files(self.head, rules, spec, refs)
+                if key is not None and spec.name in rules.validators:
+                    store.put_result(key, [f.as_tuple() for f in found])
+                out.extend(found)
+        self.metrics["entries_checked"] = sum(
+            len([c for c in self.changes(s.path) if c.new is not None]) for s in self.specs()
+        )
+        self._file_findings["all"] = out
+        return out
+
+
+def nfc_casefold(path: str) -> str:
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+Check = Callable[[GateContext], list[Finding]]
