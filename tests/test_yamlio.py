@@ -128,6 +128,8 @@ scalars = st.one_of(
         max_size=30,
     ),
     st.text(alphabet="ab :#-'\"\n\t", max_size=20),
+    # what libyaml misreads: indicators, comments, blank lines, chomping
+    st.text(alphabet="a?-[]{},#:|> \n", max_size=12),
 )
 documents = st.dictionaries(
     st.text(
@@ -148,13 +150,60 @@ documents = st.dictionaries(
 @settings(derandomize=True, max_examples=300, deadline=None)
 @given(documents)
 def test_round_trip_load_dump_is_identity(doc: dict) -> None:
-    import unicodedata
-
-    text = dump_yaml(doc)
-    if not unicodedata.is_normalized("NFC", text):
-        with pytest.raises(EntrySyntaxError):
-            load_yaml(text)
+    try:
+        text = dump_yaml(doc)
+    except EntrySyntaxError:
+        assert _breaks_text_rules(doc)  # the dumper refuses only what the loader would
         return
+    assert not _breaks_text_rules(doc)
     loaded = load_yaml(text)
     assert loaded == doc
     assert dump_yaml(loaded) == text  # an untouched entry keeps its bytes
+
+
+def _breaks_text_rules(doc: object, key: bool = False) -> bool:
+    """An independent statement of the text rules: controls (LF in values aside), format chars, non-NFC."""
+    import unicodedata
+
+    if isinstance(doc, dict):
+        return any(_breaks_text_rules(k, True) or _breaks_text_rules(v) for k, v in doc.items())
+    if isinstance(doc, list):
+        return any(_breaks_text_rules(v) for v in doc)
+    if not isinstance(doc, str):
+        return False
+    bad = any(
+        unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp", "Cs"} and (ch != "\n" or key) for ch in doc
+    )
+    return bad or not unicodedata.is_normalized("NFC", doc)
+
+
+TEN_ESCAPES = ["abc\u202edef", "\x1b", "\0", "\t", "\ufeff", "e\u0301", "\x7f", "\u200f", "\x85", "\u2028"]
+
+
+@pytest.mark.parametrize("value", TEN_ESCAPES)
+def test_dumper_refuses_what_the_text_rules_forbid(value: str) -> None:
+    with pytest.raises(EntrySyntaxError, match=r"cannot write name: "):
+        dump_yaml({"id": "a", "name": value})
+    with pytest.raises(EntrySyntaxError, match=r"cannot write key "):
+        dump_yaml({"id": "a", "shares": {f"C{value}": 1}})
+    with pytest.raises(EntrySyntaxError, match=r"cannot write labels\[1\]: "):
+        dump_yaml({"id": "a", "labels": ["ok", value]})
+
+
+@pytest.mark.parametrize(
+    "escape", ["\\u202e", "\\x1b", "\\0", "\\t", "\\ufeff", "\\u0301", "\\x7f", "\\u200f", "\\N", "\\L"]
+)
+def test_the_ten_escapes_are_refused_at_the_scalar(escape: str) -> None:
+    text = f'id: a\nlabels:\n  - fine\n  - "abce{escape}def"\n'
+    with pytest.raises(EntrySyntaxError) as info:
+        load_yaml(text, "x.yaml")
+    assert (info.value.line, info.value.column) == (4, 5)
+
+
+def test_value_checks_keep_the_loader_fast() -> None:
+    # 2,000 entries of 40 strings, mostly non-ASCII: the checks must not dominate parsing.
+    entry = "".join(f'k{i}: "café {i} ünïcödé"\n' for i in range(40)).encode()
+    start = time.perf_counter()
+    for _ in range(2000):
+        load_yaml(entry)
+    assert time.perf_counter() - start < 10  # about 1 s here; a pathological check would be minutes

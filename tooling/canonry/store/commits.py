@@ -53,12 +53,8 @@ def actor_identity(repo: Repository, actor: str | None = None) -> Identity:
     """Who writes: the given e-mail, else git's configured identity, else the environment."""
     name = os.environ.get("GIT_AUTHOR_NAME")
     email = actor or os.environ.get("GIT_AUTHOR_EMAIL")
-    try:
-        config = repo.git.config
-        name = name or config["user.name"]
-        email = email or config["user.email"]
-    except KeyError:
-        pass
+    name = name or repo.configured("user.name")
+    email = email or repo.configured("user.email")
     if not email:
         raise UsageError("no identity: pass --by EMAIL or set git config user.email")
     return Identity(name or email.split("@", 1)[0], email)

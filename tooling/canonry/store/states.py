@@ -11,8 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pygit2
-
 from ..errors import CorruptObjectError
 from .repo import BLOB_MODE, EXEC_MODE, LINK_MODE, Repository
 
@@ -102,21 +100,7 @@ class WorkTreeState(State):
 
     def _scan(self, prefixes: tuple[str, ...]) -> None:
         # git status uses the index's stat cache: unchanged files are not re-read.
-        proc = self.repo.run_git(
-            [
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--untracked-files=all",
-                "--no-renames",
-                "--",
-                *prefixes,
-            ]
-        )
-        for record in proc.stdout.split("\0"):
-            if len(record) < 4:
-                continue
-            path = record[3:]
+        for path in self.repo.changed_paths(prefixes):
             self._dirty_prefixes.add(path.split("/", 1)[0])
             full = self.root / path
             if not os.path.lexists(full):
@@ -125,7 +109,7 @@ class WorkTreeState(State):
             if full.is_symlink():
                 target = os.readlink(full).encode()
                 self._data[path] = target
-                self._overlay[path] = FileRef(path, str(pygit2.hash(target)), LINK_MODE)
+                self._overlay[path] = FileRef(path, self.repo.hash_blob(target), LINK_MODE)
                 continue
             if full.is_dir():
                 # an untracked nested repository (submodule-like); report as a gitlink
@@ -134,7 +118,7 @@ class WorkTreeState(State):
             data = full.read_bytes()
             mode = EXEC_MODE if os.access(full, os.X_OK) else BLOB_MODE
             self._data[path] = data
-            self._overlay[path] = FileRef(path, str(pygit2.hash(data)), mode)
+            self._overlay[path] = FileRef(path, self.repo.hash_blob(data), mode)
 
     @property
     def dirty(self) -> bool:

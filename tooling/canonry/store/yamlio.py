@@ -6,7 +6,10 @@ composed: aliases and anchors are refused on sight (no billion laughs), depth
 is bounded with an explicit stack (libyaml's composer crashes near 30,000
 levels), tags outside the JSON-compatible core are refused, duplicate and
 non-string keys are errors, and plain scalars resolve as YAML 1.2 core says
-(`no`, `on`, `012`, `1_000` are not booleans or octals). See FACTS.md.
+(`no`, `on`, `012`, `1_000` are not booleans or octals). Text rules hold for
+the bytes and for every key and string value (escapes included), and the shapes
+libyaml misreads are refused (yamlguard, docs/yaml.md). tests/cases/ pins each
+rule; tests/test_yaml_conformance.py measures it against the YAML test suite.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from typing import Any
 import yaml
 
 from ..errors import EntrySyntaxError
+from . import yamlguard as guard
+from .yamldump import canonical_order as canonical_order
+from .yamldump import dump_yaml as dump_yaml
 
 try:  # libyaml's parser; the pure one gives the same events, slower
-    from yaml import CSafeDumper as _BaseDumper
     from yaml import CSafeLoader as _EventLoader
 except ImportError:  # pragma: no cover - libyaml is present wherever CI runs
-    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
     from yaml import SafeLoader as _EventLoader  # type: ignore[assignment]
 
 MAX_BYTES = 1 << 20
@@ -47,7 +51,8 @@ _SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
 # C0/C1 controls other than LF, DEL, bidi controls, BOM, and tab (YAML's
 # indentation trap, reported on its own).
 _BAD_CHAR = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\t]"
+    "[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff\t]"
 )
 _CHAR_NAMES = {
     "\t": "tab character (indent with spaces)",
@@ -58,25 +63,7 @@ _CHAR_NAMES = {
 
 
 def _char_problem(ch: str) -> str:
-    if ch in _CHAR_NAMES:
-        return _CHAR_NAMES[ch]
-    name = unicodedata.name(ch, "")
-    if unicodedata.bidirectional(ch) in {
-        "LRE",
-        "RLE",
-        "LRO",
-        "RLO",
-        "PDF",
-        "LRI",
-        "RLI",
-        "FSI",
-        "PDI",
-        "LRM",
-        "RLM",
-        "ALM",
-    }:
-        return f"bidirectional control character U+{ord(ch):04X} {name}".rstrip()
-    return f"control character U+{ord(ch):04X} {name}".rstrip()
+    return _CHAR_NAMES.get(ch) or guard.describe_char(ch)
 
 
 def _line_col(text: str, index: int) -> Position:
@@ -198,12 +185,23 @@ def _error_at(problem: str, source: str | None, mark: Any) -> EntrySyntaxError:
     return EntrySyntaxError(problem, source, mark.line + 1, mark.column + 1)
 
 
+def _guard(problem: guard.Problem | None, text: str, source: str | None) -> None:
+    if problem is not None:
+        line, column = _line_col(text, problem[1])
+        raise EntrySyntaxError(problem[0], source, line, column)
+
+
 def _build(text: str, source: str | None, positions: dict[Path, Position] | None) -> Any:
-    # Each frame: [container, path, pending key or _NO_KEY, key marks]
+    # Each frame: [container, path, pending key or _NO_KEY, key marks, block indent, flow start or -1]
     stack: list[list[Any]] = []
     root: Any = None
     documents = 0
     no_key = _NO_KEY
+    bad_value = guard.BAD_VALUE_CHAR.search
+    is_nfc = unicodedata.is_normalized
+    _guard(guard.trailing_blank_line(text), text, source)
+    # Scalar spans are needed only to tell a glued comment from a '#' inside text.
+    spans: list[tuple[int, int]] | None = [] if guard.GLUED_HASH.search(text) else None
     events: Any = yaml.parse(text, Loader=_EventLoader)
     try:
         for event in events:
@@ -212,6 +210,12 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
                 if event.anchor is not None:
                     raise _error_at(f"anchor &{event.anchor} is not allowed", source, event.start_mark)
                 frame = stack[-1] if stack else None
+                if kind is yaml.ScalarEvent and (
+                    event.style or spans is not None or (frame and frame[5] >= 0)
+                ):
+                    _guard(
+                        guard.check_scalar(event, frame, text, spans), text, source
+                    )  # plain in block: none
                 if frame is not None and isinstance(frame[0], dict) and frame[2] is no_key:
                     # this node is a key
                     if kind is not yaml.ScalarEvent:
@@ -230,6 +234,14 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
                             source,
                             event.start_mark,
                         )
+                    if (
+                        (event.style == '"' and bad_value(key))
+                        or "\n" in key
+                        or (not key.isascii() and not is_nfc("NFC", key))
+                    ):
+                        problem = guard.value_problem(key, key=True)
+                        if problem is not None:
+                            raise _error_at(problem, source, event.start_mark)
                     if key in frame[0]:
                         first = frame[3].get(key)
                         hint = f" (first at line {first[0]})" if first else ""
@@ -252,6 +264,15 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
                         raise _error_at(str(exc), source, event.start_mark) from None
                     except ValueError as exc:
                         raise _error_at(str(exc), source, event.start_mark) from None
+                    # Outside double quotes every character is the text's own, already
+                    # checked by _decode; escapes and escaped line joins need a look.
+                    if value.__class__ is str and (
+                        (event.style == '"' and bad_value(value))
+                        or (not value.isascii() and not is_nfc("NFC", value))
+                    ):
+                        problem = guard.value_problem(value)
+                        if problem is not None:
+                            raise _error_at(problem, source, event.start_mark)
                 else:
                     tag = event.tag
                     expect = "map" if kind is yaml.MappingStartEvent else "seq"
@@ -268,9 +289,16 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
                 else:
                     frame[0].append(value)
                 if kind is not yaml.ScalarEvent:
-                    stack.append([value, path, no_key, {}])
+                    indent = frame[4] if frame is not None else -1
+                    if event.flow_style:
+                        flow = frame[5] if frame is not None and frame[5] >= 0 else event.start_mark.index
+                    else:
+                        indent, flow = event.start_mark.column, -1
+                    stack.append([value, path, no_key, {}, indent, flow])
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                stack.pop()
+                done = stack.pop()
+                if done[5] >= 0 and (not stack or stack[-1][5] < 0):  # the outermost flow collection
+                    _guard(guard.under_indented(text, done[5], event.end_mark.index, done[4]), text, source)
             elif kind is yaml.AliasEvent:
                 raise _error_at(f"alias *{event.anchor} is not allowed", source, event.start_mark)
             elif kind is yaml.DocumentStartEvent:
@@ -294,6 +322,8 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
         raise EntrySyntaxError(f"invalid YAML: {type(exc).__name__}", source) from None
     if documents == 0:
         raise EntrySyntaxError("empty file: expected a YAML mapping", source, 1, 1)
+    if spans is not None:
+        _guard(guard.glued_comment(text, spans), text, source)
     return root
 
 
@@ -356,61 +386,3 @@ def position_of(positions: dict[Path, Position], path: Path) -> Position | None:
         if not probe:
             return None
         probe = probe[:-1]
-
-
-# --- canonical dump -----------------------------------------------------------
-
-
-class _CanonicalDumper(_BaseDumper):
-    """Quote every string that YAML 1.1 or YAML 1.2 would read as something else."""
-
-
-for _tag, _regexp, _first in (
-    ("int", re.compile(r"^(?:0o[0-7]+|0x[0-9a-fA-F]+|[-+]?[0-9]+)$"), list("-+0123456789")),
-    (
-        "float",
-        re.compile(
-            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-        ),
-        list("-+.0123456789"),
-    ),
-    ("bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
-    ("null", re.compile(r"^(?:~|null|Null|NULL)$"), ["~", "n", "N"]),
-):
-    _CanonicalDumper.add_implicit_resolver(_CORE + _tag, _regexp, _first)
-
-
-def _represent_str(dumper: Any, value: str) -> Any:
-    if "\n" in value:
-        return dumper.represent_scalar(_CORE + "str", value, style="|")
-    return dumper.represent_scalar(_CORE + "str", value)
-
-
-_CanonicalDumper.add_representer(str, _represent_str)
-
-
-def canonical_order(doc: Any, top: bool = True) -> Any:
-    """Order keys: `id` first at the top, then sorted; recursively."""
-    if isinstance(doc, dict):
-        keys = sorted(doc)
-        if top and "id" in doc:
-            keys.remove("id")
-            keys.insert(0, "id")
-        return {k: canonical_order(doc[k], False) for k in keys}
-    if isinstance(doc, list):
-        return [canonical_order(v, False) for v in doc]
-    return doc
-
-
-def dump_yaml(doc: Any) -> str:
-    """Dump in the canonical form: stable key order, block style, UTF-8 text."""
-    text: str = yaml.dump(
-        canonical_order(doc),
-        Dumper=_CanonicalDumper,
-        allow_unicode=True,
-        default_flow_style=False,
-        sort_keys=False,
-        width=4096,
-        indent=2,
-    )
-    return text
