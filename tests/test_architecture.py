@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tooling" / "canonry"
 
 # bottom to top; a module may import its own layer and the ones before it
-LAYERS = ["errors", "store", "compare", "learning", "gates", "publication", "runtime", "cli"]
+LAYERS = ["errors", "store", "compare", "learning", "gates", "publication", "runtime", "report", "cli"]
 ROOT_LEAVES = {"canonry.errors": "errors", "canonry._version": "errors"}
 MODULE_IN_STRING = re.compile(r"\bcanonry(?:\.[a-z_]+)+")
 
@@ -146,3 +146,37 @@ def test_the_analysis_sees_an_upward_import(tmp_path: Path) -> None:
     assert "canonry.gates.engine" in edges()["canonry.publication.publish"] or any(
         t.startswith("canonry.gates") for t in edges()["canonry.publication.publish"]
     )
+
+
+def _calls_and_raises() -> Iterator[tuple[str, ast.AST]]:
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            yield module, node
+
+
+def test_no_system_exit_below_cli() -> None:
+    # layers below cli raise CanonryError subclasses; only cli turns a result into an exit
+    named = [
+        (module, node.lineno)
+        for module, node in _calls_and_raises()
+        if isinstance(node, ast.Name | ast.Attribute)
+        and (node.id if isinstance(node, ast.Name) else node.attr) == "SystemExit"
+    ]
+    assert any(m.startswith("canonry.cli") for m, _ in named), "the scan must see cli's own SystemExit"
+    found = [
+        f"{MODULES[m].relative_to(PACKAGE)}:{line}" for m, line in named if not m.startswith("canonry.cli")
+    ]
+    assert found == [], f"SystemExit below cli/: {found}"
+
+
+def test_every_finding_is_built_with_keywords() -> None:
+    # Finding is kw_only, so a positional call fails when it runs; this finds the ones that have not run yet
+    calls = [
+        (module, node)
+        for module, node in _calls_and_raises()
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "id", None) or getattr(node.func, "attr", None)) == "Finding"
+    ]
+    assert len(calls) > 20, "the scan must see the gates' findings"
+    found = [f"{MODULES[m].relative_to(PACKAGE)}:{node.lineno}" for m, node in calls if node.args]
+    assert found == [], f"Finding(...) with positional arguments: {found}"

@@ -8,6 +8,7 @@ rest is imported when first used, so `import canonry` (and the command line's
 The package is layered; each layer imports only from the layers below it:
 
     cli/          the command line (the only user of click)
+    report/       renderers of results (text, json, github, markdown) and exit codes
     runtime/      canonry.open, lock files, mirrors, bundles, the HTTP API
     publication/  drafts, review, publish and its ref moves, audit, signing
     gates/        the gate engine, one module per gate, findings and reports

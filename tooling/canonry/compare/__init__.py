@@ -1,5 +1,7 @@
 """What changed between two trees: entry and field diffs, and the structured three-way merge.
 
-Owns: `canonry.diff/v1` (`diff`), the field-by-field merge by entry id and the
-merge driver (`merge`). May import: store.
+Owns: the one value-equality rule (`values`), `canonry.diff/v1` (`diff`: computes,
+never renders), the field-by-field merge of an entry (`entry_merge`), of a file
+(`file_merge`) and of two trees plus the merge driver (`merge`, which also
+re-exports the merge's public names). May import: errors, store.
 """

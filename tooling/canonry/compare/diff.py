@@ -13,7 +13,6 @@ absent side is reported as null *and* named by `op` ("add": absent before,
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from ..store.repo import Repository
 from ..store.rules import registry_in_tree
 from ..store.states import FileRef, TreeState
 from ..store.versions import is_version_selector, resolve_version
-from ..store.yamlio import dump_yaml
+from .values import same_value, show_value
 
 FORMAT = "canonry.diff/v1"
 _LIBRARY_NAME = LIBRARY_NAME_RE[1:-1]
@@ -67,14 +66,6 @@ def resolve_endpoint(repo: Repository, text: str) -> Endpoint:
     return Endpoint(text, repo.resolve_commit(text))
 
 
-def _registry_at(repo: Repository, tree: str) -> Registry | RegistryError:
-    """The registry in tree, or the problem that stops reading it."""
-    try:
-        return registry_in_tree(repo, tree)
-    except RegistryError as exc:
-        return exc
-
-
 def diff(
     repo: Repository, a: str, b: str, library: str | None = None, *, full: bool = False
 ) -> dict[str, Any]:
@@ -93,7 +84,14 @@ def diff(
         library = named.pop() if named else None
     state_a = TreeState(repo, start.commit, start.ref)
     state_b = TreeState(repo, end.commit, end.ref)
-    reg_a, reg_b = _registry_at(repo, state_a.tree), _registry_at(repo, state_b.tree)
+    # one side's registry may be missing or broken: the other side's names the libraries
+    read: list[Registry | RegistryError] = []
+    for state in (state_a, state_b):
+        try:
+            read.append(registry_in_tree(repo, state.tree))
+        except RegistryError as exc:
+            read.append(exc)
+    reg_a, reg_b = read
     registries = [r for r in (reg_b, reg_a) if isinstance(r, Registry)]
     if not registries:
         raise reg_b if isinstance(reg_b, RegistryError) else RegistryError("unreadable", REGISTRY_PATH)
@@ -253,19 +251,6 @@ def _row(entry_id: str, parts: tuple[str, ...], op: str, old: Any, new: Any) -> 
     return {"entry_id": entry_id, "field": parts[0], "path": pointer(parts), "op": op, "old": old, "new": new}
 
 
-def same_value(a: Any, b: Any) -> bool:
-    """Equal as data: unlike ==, 1 differs from true and from 1.0, and -0.0 from 0.0."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float):
-        return repr(a) == repr(b)
-    return bool(a == b)
-
-
 def pointer(parts: tuple[str, ...] | list[str]) -> str:
     """The RFC 6901 JSON Pointer of a path of keys."""
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
@@ -340,22 +325,6 @@ def _apply_row(entry: dict[str, Any], row: Mapping[str, Any]) -> None:
         node[key] = _thaw(row["new"])
 
 
-# --- rendering ----------------------------------------------------------------------
-
-
-def show_value(value: Any, limit: int = 60) -> str:
-    """A value for people: bare text when unambiguous, else compact JSON; long ones cut."""
-    if isinstance(value, str) and value and value.strip() == value and "\n" not in value:
-        text = value
-    elif isinstance(value, bool) or value is None:
-        text = "null" if value is None else str(value).lower()
-    elif isinstance(value, int | float) and value == value:  # NaN is not JSON: let json say so
-        text = repr(value)
-    else:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def change_line(row: Mapping[str, Any]) -> str:
     """`confidence 0.7 -> 0.8` (the part of a human line after the entry's title)."""
     name = row["path"][1:]
@@ -364,63 +333,3 @@ def change_line(row: Mapping[str, Any]) -> str:
     if row["op"] == "remove":
         return f"{name} removed (was {show_value(row['old'])})"
     return f"{name} {show_value(row['old'])} -> {show_value(row['new'])}"
-
-
-def _counts(lib: Mapping[str, Any]) -> str:
-    changed = len({r["entry_id"] for r in lib["changed_entries"]})
-    text = f"{len(lib['added_entry_ids'])} added, {len(lib['removed_entry_ids'])} removed, {changed} changed"
-    return text + (f", {len(lib['problems'])} unreadable" if lib["problems"] else "")
-
-
-def render_json(doc: Mapping[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def render_yaml(doc: Mapping[str, Any]) -> str:
-    return dump_yaml(dict(doc))
-
-
-def _header(doc: Mapping[str, Any]) -> str:
-    a, b = doc["from"], doc["to"]
-    return f"{a['ref']} ({a['commit'][:12]}) -> {b['ref']} ({b['commit'][:12]})"
-
-
-def render_text(doc: Mapping[str, Any]) -> str:
-    """One line per change, under a line per library."""
-    lines = [_header(doc)]
-    for name, lib in doc["libraries"].items():
-        lines.append(f"{name}: {_counts(lib)}")
-        lines += [f"  {line}" for line in lib["changes_from_parent"]]
-        lines += [f"  unreadable ({p['side']}): {p['message']}" for p in lib["problems"]]
-    if not doc["libraries"]:
-        lines.append("no differences")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value: Any) -> str:
-    text = show_value(value, 80).replace("|", "\\|")
-    return f"`{text}`" if "`" not in text else text
-
-
-def render_markdown(doc: Mapping[str, Any]) -> str:
-    """A heading and a table per library."""
-    lines = [f"## Canonry diff: {_header(doc)}", ""]
-    if not doc["libraries"]:
-        lines += ["No differences.", ""]
-    for name, lib in doc["libraries"].items():
-        lines += [f"### {name}", "", _counts(lib), ""]
-        rows = [f"| added | `{i}` | | | |" for i in lib["added_entry_ids"]]
-        rows += [f"| removed | `{i}` | | | |" for i in lib["removed_entry_ids"]]
-        for r in lib["changed_entries"]:  # an empty cell is an absent value, `null` a null one
-            old = "" if r["op"] == "add" else _cell(r["old"])
-            new = "" if r["op"] == "remove" else _cell(r["new"])
-            rows.append(f"| changed | `{r['entry_id']}` | `{r['path']}` | {old} | {new} |")
-        if rows:
-            lines += ["| change | entry | path | old | new |", "|---|---|---|---|---|", *rows, ""]
-        lines += [f"- unreadable ({p['side']}): `{p['message']}`" for p in lib["problems"]]
-        if lib["problems"]:
-            lines.append("")
-    return "\n".join(lines)
-
-
-RENDERERS = {"json": render_json, "yaml": render_yaml, "text": render_text, "markdown": render_markdown}

@@ -1,4 +1,4 @@
-"""The publication gates: the engine, one module per gate, findings and their reports.
+"""The publication gates: the engine, one module per gate, and findings (report/ renders them).
 
 Each gate is one module exposing `NAME` and `check(ctx) -> list[Finding]`;
 `engine` runs them over what a head changes since a base, with the base's

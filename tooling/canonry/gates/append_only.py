@@ -16,7 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..compare.merge import ABSENT, same
+from ..compare.merge import ABSENT
+from ..compare.values import same_value
 from ..errors import EntrySyntaxError
 from ..store.entries import parse_blob
 from ..store.registry import LibrarySpec
@@ -56,7 +57,18 @@ def _deleted(ctx: GateContext, spec: LibrarySpec) -> list[Finding]:
         what = f"entry renamed to {moved_to}" if moved_to else "entry deleted"
         message = f"{what}: {spec.name} is append-only, its entries are never removed or renamed"
         entry_id = entry_id_of(spec, change.path)
-        out.append(Finding(change.path, None, None, NAME, ERROR, message, spec.name, entry_id))
+        out.append(
+            Finding(
+                path=change.path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=ERROR,
+                message=message,
+                library=spec.name,
+                entry_id=entry_id,
+            )
+        )
     return out
 
 
@@ -72,14 +84,25 @@ def _edited(ctx: GateContext, spec: LibrarySpec, positions: Positions) -> list[F
             continue  # nothing to hold the draft to
         for name in sorted(set(old) | set(entry.doc)):
             before, after = old.get(name, ABSENT), entry.doc.get(name, ABSENT)
-            if same(before, after):
+            if same_value(before, after):
                 continue
             problem = field_change_problem(spec.mutable_fields.get(name), before, after)
             if problem is None:
                 continue
             line, column = positions.of(entry.ref, (name,) if after is not ABSENT else ())
             message = f"{name}: {problem} ({spec.name} is append-only)"
-            out.append(Finding(entry.path, line, column, NAME, ERROR, message, spec.name, entry.entry_id))
+            out.append(
+                Finding(
+                    path=entry.path,
+                    line=line,
+                    column=column,
+                    gate=NAME,
+                    severity=ERROR,
+                    message=message,
+                    library=spec.name,
+                    entry_id=entry.entry_id,
+                )
+            )
     return out
 
 

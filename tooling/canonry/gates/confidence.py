@@ -1,6 +1,6 @@
 """confidence: entries whose decayed confidence falls in the blocked band, as warnings.
 
-Effective confidence follows ARCHITECTURE.md section 6 (`canonry.store.confidence`).
+Effective confidence is `canonry.store.confidence.effective_confidence` (decayed with time).
 New and changed entries in the blocked band get a warning each; for the rest
 of the library one warning counts them (they decayed there with time). Warnings
 never block publication. `confidence_table` is the same computation for a
@@ -87,7 +87,7 @@ def check(ctx: GateContext) -> list[Finding]:
     if registry is None:
         return []
     policy = registry.policy.confidence
-    at = as_datetime(ctx.options.get("at"))
+    at = as_datetime(ctx.options.at)
     out: list[Finding] = []
     for spec in ctx.specs():
         if spec.confidence_field is None:
@@ -114,16 +114,17 @@ def _check_library(
         if eff.band == BLOCKED:
             out.append(
                 Finding(
-                    spec.entry_path(entry_id),
-                    None,
-                    None,
-                    NAME,
-                    WARNING,
-                    f"effective confidence {eff.value:.3f} is in the blocked band (below {policy.caution:g};"
+                    path=spec.entry_path(entry_id),
+                    line=None,
+                    column=None,
+                    gate=NAME,
+                    severity=WARNING,
+                    message=f"effective confidence {eff.value:.3f} is in the blocked band"
+                    f" (below {policy.caution:g};"
                     f" {spec.confidence_field} {eff.base:g}, source {entry.get('source')},"
                     f" {eff.days_since_update:.0f} days since update)",
-                    spec.name,
-                    entry_id,
+                    library=spec.name,
+                    entry_id=entry_id,
                 )
             )
     if not changed:
@@ -132,14 +133,14 @@ def _check_library(
     if others:
         out.append(
             Finding(
-                spec.path,
-                None,
-                None,
-                NAME,
-                WARNING,
-                f"{len(others)} other entries are in the blocked band by now"
+                path=spec.path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=WARNING,
+                message=f"{len(others)} other entries are in the blocked band by now"
                 f" (see `canonry confidence {spec.name}@main`)",
-                spec.name,
+                library=spec.name,
             )
         )
     return out

@@ -5,11 +5,13 @@ Gate modules import this, never the engine, so that the engine can name them.
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ..errors import UsageError
 from ..store.entries import Library, store_for
 from ..store.registry import LibrarySpec
 from ..store.repo import Repository
@@ -29,6 +31,50 @@ class FileChange:
     new: FileRef | None
 
 
+@dataclass(frozen=True)
+class GateOptions:
+    """What a caller tells the gates beyond the two states; a misspelt name is a type error.
+
+    base_tip: the base ref's own tip when the gates compare head with the
+    merge-base (main moved on since the draft began); the engine sets it.
+    at: the moment the confidence gate judges decay at (None: now).
+    review_*: what publish tells the review gate (the draft's head and
+    merge-base, the notes refs holding the decisions, the draft's branch).
+    """
+
+    base_tip: State | None = None
+    at: dt.datetime | dt.date | str | None = None
+    review_head: str | None = None
+    review_base: str | None = None
+    review_notes: tuple[str, ...] = ()
+    review_draft: str | None = None
+
+    def with_base_tip(self, tip: State) -> GateOptions:
+        """These options with base_tip set to tip unless the caller already set one."""
+        return self if self.base_tip is not None else replace(self, base_tip=tip)
+
+    @classmethod
+    def coerce(cls, options: GateOptions | Mapping[str, Any] | None) -> GateOptions:
+        """GateOptions from options, or from a dict of the same names (an unknown name is a UsageError)."""
+        if options is None:
+            return cls()
+        if isinstance(options, GateOptions):
+            return options
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise UsageError(
+                f"unknown gate option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        values = dict(options)
+        notes = values.get("review_notes")
+        if isinstance(notes, str):
+            values["review_notes"] = (notes,)  # one ref, not its characters
+        elif notes is not None:
+            values["review_notes"] = tuple(notes)
+        return cls(**values)
+
+
 @dataclass
 class GateContext:
     repo: Repository
@@ -39,7 +85,7 @@ class GateContext:
     full: bool = False
     only_libraries: tuple[str, ...] = ()
     only_paths: tuple[str, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
+    options: GateOptions = field(default_factory=GateOptions)
     metrics: dict[str, Any] = field(default_factory=dict)
     _file_findings: dict[str, list[Finding]] = field(default_factory=dict)
     _changes: dict[str, list[FileChange]] = field(default_factory=dict)

@@ -1,19 +1,21 @@
-"""Findings and gate results: what every gate yields and every reporter renders."""
+"""Findings and gate results: what every gate yields and report/ renders (and turns into an exit code)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, kw_only=True)
 class Finding:
+    """One problem a gate found; built with keywords only, so no call can swap two fields."""
+
     path: str | None
-    line: int | None
-    column: int | None
+    line: int | None = None
+    column: int | None = None
     gate: str
     severity: str
     message: str
@@ -45,6 +47,7 @@ class Finding:
         return where
 
     def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in declaration order: the gate caches store findings this way."""
         return (
             self.path,
             self.line,
@@ -58,7 +61,10 @@ class Finding:
 
     @classmethod
     def from_tuple(cls, t: tuple[Any, ...] | list[Any]) -> Finding:
-        return cls(*t)
+        return cls(**dict(zip(_FIELDS, t, strict=True)))
+
+
+_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def _key(f: Finding) -> tuple[Any, ...]:
@@ -84,10 +90,6 @@ class GateResult:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.ok else 1
 
     def sort(self) -> None:
         self.findings = sorted(set(self.findings), key=_key)

@@ -31,27 +31,29 @@ def check(ctx: GateContext) -> list[Finding]:
         if ref.path.startswith(HOLDOUT_DIR + "/") and ref.path.count("/") == 2:
             problem = mode_problem(ref.mode)
             if problem:
-                out.append(Finding(ref.path, None, None, NAME, ERROR, problem))
+                out.append(
+                    Finding(path=ref.path, line=None, column=None, gate=NAME, severity=ERROR, message=problem)
+                )
             elif not ref.path.endswith(".yaml"):
                 out.append(
                     Finding(
-                        ref.path,
-                        None,
-                        None,
-                        NAME,
-                        ERROR,
-                        "stray file: holdout sets are <library>.yaml",
+                        path=ref.path,
+                        line=None,
+                        column=None,
+                        gate=NAME,
+                        severity=ERROR,
+                        message="stray file: holdout sets are <library>.yaml",
                     )
                 )
             continue
         out.append(
             Finding(
-                ref.path,
-                None,
-                None,
-                NAME,
-                ERROR,
-                "stray file: knowledge/ holds only library folders (see schemas/libraries.yaml)"
+                path=ref.path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=ERROR,
+                message="stray file: knowledge/ holds only library folders (see schemas/libraries.yaml)"
                 " and knowledge/holdout/",
             )
         )
@@ -64,12 +66,12 @@ def check(ctx: GateContext) -> list[Finding]:
             if other is not None and (path in new_paths or other in new_paths):
                 out.append(
                     Finding(
-                        path,
-                        None,
-                        None,
-                        NAME,
-                        ERROR,
-                        f"name collides with {other} after case folding and NFC",
+                        path=path,
+                        line=None,
+                        column=None,
+                        gate=NAME,
+                        severity=ERROR,
+                        message=f"name collides with {other} after case folding and NFC",
                     )
                 )
             seen.setdefault(folded, path)

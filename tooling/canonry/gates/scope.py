@@ -58,7 +58,16 @@ def _check_entry(library: str, entry: ChangedEntry, positions: Positions) -> lis
 
     def finding(path: Path, message: str) -> Finding:
         line, column = positions.of(entry.ref, path)
-        return Finding(entry.path, line, column, NAME, ERROR, message, library, entry.entry_id)
+        return Finding(
+            path=entry.path,
+            line=line,
+            column=column,
+            gate=NAME,
+            severity=ERROR,
+            message=message,
+            library=library,
+            entry_id=entry.entry_id,
+        )
 
     if scope == WORKSPACE_ONLY:
         workspace = doc.get("workspace_id")

@@ -20,5 +20,14 @@ def check(ctx: GateContext) -> list[Finding]:
         try:
             load_yaml(ctx.head.read(ref), ref.path)
         except EntrySyntaxError as exc:
-            out.append(Finding(ref.path, exc.line, exc.column, NAME, ERROR, exc.problem))
+            out.append(
+                Finding(
+                    path=ref.path,
+                    line=exc.line,
+                    column=exc.column,
+                    gate=NAME,
+                    severity=ERROR,
+                    message=exc.problem,
+                )
+            )
     return out

@@ -1,4 +1,4 @@
-"""Reporters: render a GateResult as text, json, github annotations or markdown."""
+"""Gate reporters: a `GateResult` as text, json (`canonry.gate/v1`), github annotations or markdown."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 
-from .findings import ERROR, Finding, GateResult
+from ..gates.findings import ERROR, Finding, GateResult
 
 
 def _summary_line(result: GateResult) -> str:
@@ -21,6 +21,7 @@ def _summary_line(result: GateResult) -> str:
 
 
 def render_text(result: GateResult) -> str:
+    """One line per finding, the verdict, and the errors per gate."""
     lines = [f"{f.location()}: {f.severity}: [{f.gate}] {f.message}" for f in result.findings]
     per_gate = Counter(f.gate for f in result.errors)
     lines.append(_summary_line(result))
@@ -30,6 +31,7 @@ def render_text(result: GateResult) -> str:
 
 
 def render_json(result: GateResult) -> str:
+    """The `canonry.gate/v1` document."""
     return json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -55,6 +57,7 @@ def _annotation(f: Finding) -> str:
 
 
 def render_markdown(result: GateResult) -> str:
+    """A heading, the libraries and a table of findings (the first 200) for a pull request."""
     verdict = "✅ gates pass" if result.ok else "❌ gates fail"
     lines = [f"### Canonry: {verdict}", "", _summary_line(result), ""]
     libraries = result.metrics.get("libraries", {})
