@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from canonry.publication import audit, publish, review
+from canonry.publication import audit, publish, review, rollback
 from canonry.store.commits import Provenance, commit_to_branch, parse_trailers
 from canonry.store.repo import Repository
 from canonry.store.yamlio import dump_yaml
@@ -47,7 +47,11 @@ def history(flow: Path) -> Path:
     publish.publish(Repository(flow), "two", by=PUBLISHER)
     draft_commit(flow, "bad", {mpath("m1"): mapping_entry("m1", WORDS[1], "C99")}, message="bad idea")
     review.reject(Repository(flow), "bad", MAPPER, "C99 does not exist")
-    publish.rollback(Repository(flow), "mapping", "v1", by=MAPPER, reason="the import was wrong")
+    made = rollback.start_rollback(
+        Repository(flow), "mapping", "v1", by=MAPPER, reason="the import was wrong"
+    )
+    approve(flow, made.draft)
+    publish.publish(Repository(flow), made.draft, by=MAPPER)
     return flow
 
 
@@ -57,7 +61,7 @@ def test_log_lists_changes_publications_reviews(history: Path) -> None:
     doc = json.loads(result.stdout)
     assert doc["format"] == "canonry.log/v1" and doc["library"] == "mapping"
     kinds = [r["kind"] for r in doc["records"]]
-    assert kinds.count("publication") == 3 and kinds.count("review") == 3
+    assert kinds.count("publication") == 3 and kinds.count("review") == 4  # the rollback was reviewed too
     imported = next(r for r in doc["records"] if r["kind"] == "change" and r["source"] == "import")
     assert (imported["actor"], imported["source_ref"], imported["reason"]) == (
         "importer@example.org",
@@ -118,14 +122,15 @@ def test_explain_answers_why_a_number_changed(history: Path) -> None:
 
 
 def test_versions_and_deprecation(history: Path) -> None:
-    first = run(["deprecate", "--repo", str(history), "mapping@v2", "--reason", "bad import", "--by", OWNER])
+    # issue 9: a deprecation is its library's steward's decision
+    first = run(["deprecate", "--repo", str(history), "mapping@v2", "--reason", "bad import", "--by", MAPPER])
     assert first.exit_code == 0 and first.stdout == "deprecated mapping/v2: bad import\n"
     tag_object = git(history, "rev-parse", "mapping/v2")
     assert "bad import" in git(history, "notes", "--ref=refs/notes/canonry", "show", tag_object)
     assert git(history, "rev-parse", "mapping/v2") == tag_object  # the tag never changes
     trailers = parse_trailers(git(history, "log", "-1", "--format=%B", "refs/notes/canonry"))
     assert (trailers["Canonry-Source"], trailers["Canonry-Source-Ref"]) == ("deprecate", "mapping/v2")
-    again = run(["deprecate", "--repo", str(history), "mapping@v2", "--reason", "other"])
+    again = run(["deprecate", "--repo", str(history), "mapping@v2", "--reason", "other", "--by", MAPPER])
     assert again.exit_code == 0 and "already deprecated" in again.stderr
     doc = json.loads(run(["versions", "--repo", str(history), "mapping", "--format", "json"]).stdout)
     assert doc["format"] == "canonry.versions/v1"
@@ -138,7 +143,7 @@ def test_versions_and_deprecation(history: Path) -> None:
     assert run(["deprecate", "--repo", str(history), "mapping", "--reason", "x"]).exit_code == 2
     assert run(["versions", "--repo", str(history), "nope"]).exit_code == 2
     record = next(r for r in audit.log(Repository(history))["records"] if r["kind"] == "deprecation")
-    assert (record["tag"], record["actor"]) == ("mapping/v2", OWNER)
+    assert (record["tag"], record["actor"]) == ("mapping/v2", MAPPER)
 
 
 # --- verify ---------------------------------------------------------------------------------------

@@ -561,21 +561,25 @@ def test_rollback_publishes_the_old_content_as_a_new_version(flow: Path) -> None
             "C25 was wrong",
         ]
     )
-    assert result.exit_code == 0 and "mapping/v3" in result.stdout
+    # issue 9: a rollback opens a draft; it is reviewed and published like any other
+    assert result.exit_code == 0 and result.stdout == "draft/rollback-mapping-v1\n", result.stderr
+    assert tags(flow) == ["mapping/v1", "mapping/v2"]
+    approve(flow, "rollback-mapping-v1")
+    publishing.publish(Repository(flow), "rollback-mapping-v1", by=MAPPER)
     assert git(flow, "rev-parse", "mapping/v3^{commit}:knowledge/mapping") == git(
         flow, "rev-parse", "mapping/v1^{commit}:knowledge/mapping"
     )
     assert git(flow, "rev-parse", "mapping/v1") == v1_tag_object  # no tag moved
     meta = metadata(flow, "mapping/v3")
     assert (meta["rollback_of"], meta["parent"], meta["published_by"]) == ("mapping/v1", "mapping/v2", MAPPER)
-    assert (meta["added"], meta["changed"]) == (1, 1)
-    trailers = parse_trailers(git(flow, "log", "-1", "--format=%B", "main"))
+    assert (meta["added"], meta["changed"], meta["draft"]) == (1, 1, "draft/rollback-mapping-v1")
+    trailers = parse_trailers(git(flow, "log", "-1", "--format=%B", "main^2"))
     assert trailers["Canonry-Source"] == "rollback" and trailers["Canonry-Reason"] == "C25 was wrong"
     assert trailers["Canonry-Source-Ref"] == "mapping/v1"
     again = run(
         ["rollback", "--repo", str(flow), "mapping", "--to", "v1", "--by", MAPPER, "--reason", "again"]
     )
-    assert again.exit_code == 0 and "nothing to publish" in again.stdout
+    assert again.exit_code == 2 and "already has the content of mapping/v1" in again.stderr
     assert tags(flow)[-1] == "mapping/v3" and len(tags(flow)) == 3
 
 
@@ -679,6 +683,13 @@ def test_crash_after_refs_moved_is_complete_and_rerun_finds_nothing(flow: Path) 
     dead = cli(["publish", "rebar", "--by", PUBLISHER], flow, {publishing.CRASH_ENV: "refs-moved"})
     assert dead.returncode == 137
     assert tags(flow) == ["mapping/v1"] and git(flow, "rev-parse", "main^2") == ref(flow, "draft/rebar")
+    # issue 9: the index was left at the old main; the rerun says so and refuses until it follows
+    stuck = cli(["publish", "rebar", "--by", PUBLISHER], flow)
+    assert stuck.returncode == 2 and "the index stayed there" in stuck.stderr
+    fix = re.search(r"`(git read-tree -m -u \S+ main)`", stuck.stderr)
+    assert fix is not None
+    git(flow, *fix[1].split()[1:])
+    assert git(flow, "status", "--porcelain", "--untracked-files=no") == ""
     again = cli(["publish", "rebar", "--by", PUBLISHER], flow)
     assert again.returncode == 0 and "nothing to publish" in again.stdout
     assert tags(flow) == ["mapping/v1"]

@@ -48,6 +48,7 @@ def test_approve_records_a_note_on_the_head(flow: Path) -> None:
         {
             "decision": "approve",
             "reviewer": MAPPER,
+            "commit": head,  # the exact commit approved (issue 9: a note moved elsewhere never counts)
             "at": note[0]["at"],
             "draft": "draft/x",
             "reason": "checked",
@@ -109,7 +110,8 @@ def test_a_self_approval_written_directly_does_not_count(flow: Path) -> None:
     Repository(flow).write_note(review.NOTES_REF, head, forged, Identity("m", MAPPER), "forged")
     status = review.review_status(Repository(flow), "x")
     assert not status.ok and status.approved_by == []
-    assert any("does not count: they authored a commit" in w for w in status.warnings)
+    # written by other means: it records no commit, so it counts for nothing whoever wrote it
+    assert any("does not count: it records no commit" in w for w in status.warnings)
     assert any("needs 1 approval" in m for m in review_findings(flow, "x"))
 
 

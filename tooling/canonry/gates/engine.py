@@ -14,10 +14,10 @@ from typing import Any
 from .._version import __version__
 from ..errors import RegistryError, UsageError
 from ..store.entries import store_for
-from ..store.repo import Repository
+from ..store.repo import Identity, Repository
 from ..store.rules import Rules, load_rules
 from ..store.states import State, TreeState, WorkTreeState
-from .context import KNOWLEDGE, Check, GateContext
+from .context import KNOWLEDGE, Check, GateContext, GateOptions
 from .entry import CACHE_VERSION
 from .findings import ERROR, Finding, GateResult
 
@@ -55,7 +55,16 @@ def _gate_check(name: str, extra_gates: Mapping[str, Check]) -> Check:
 def _registry_findings(rules: Rules, label: str) -> list[Finding]:
     out = []
     for p in rules.problems:
-        out.append(Finding(p.path, p.line, p.column, "schema", ERROR, f"{p.problem} ({label} rules)"))
+        out.append(
+            Finding(
+                path=p.path,
+                line=p.line,
+                column=p.column,
+                gate="schema",
+                severity=ERROR,
+                message=f"{p.problem} ({label} rules)",
+            )
+        )
     return out
 
 
@@ -72,7 +81,16 @@ def run(ctx: GateContext, gates: Sequence[str], extra_gates: Mapping[str, Check]
         try:
             found = check(ctx)
         except RegistryError as exc:
-            found = [Finding(exc.path, exc.line, exc.column, name, ERROR, exc.problem)]
+            found = [
+                Finding(
+                    path=exc.path,
+                    line=exc.line,
+                    column=exc.column,
+                    gate=name,
+                    severity=ERROR,
+                    message=exc.problem,
+                )
+            ]
         timings[name] = round(time.perf_counter() - start, 4)
         result.findings.extend(found)
         result.gates.append(name)
@@ -100,10 +118,20 @@ def run_gates(
     *,
     gates: Sequence[str] | None = None,
     libraries: Sequence[str] = (),
-    options: dict[str, Any] | None = None,
+    options: GateOptions | Mapping[str, Any] | None = None,
     extra_gates: Mapping[str, Check] | None = None,
+    merge: bool = True,
 ) -> GateResult:
-    """Check what head changes relative to base, with the base's rules."""
+    """Check what head changes relative to base, with the base's rules, and what merging it would give.
+
+    When base moved since head left it, head is also merged into base's tip
+    field by field (what `publish` merges) and the merged content goes
+    through the same content gates; a field changed two ways is a `merge`
+    finding. `merge=False` checks head's own change only. `options` is a
+    `GateOptions` (a dict of the same names is accepted; an unknown name is
+    a UsageError).
+    """
+    gate_options = GateOptions.coerce(options)
     head_commit = repo.resolve_commit(head)
     base_commit = repo.resolve_commit(base)
     merge_base = repo.merge_base(base_commit, head_commit) or base_commit
@@ -117,19 +145,89 @@ def run_gates(
         rules=load_rules(base_state),
         head_rules=load_rules(head_state),
         only_libraries=tuple(libraries),
-        options={"base_tip": base_state, **(options or {})},
+        options=gate_options.with_base_tip(base_state),
     )
     _check_libraries(ctx, libraries)
-    result = run(ctx, list(gates or default_gates()), extra_gates)
+    names = list(gates or default_gates())
+    result = run(ctx, names, extra_gates)
     result.base = {"ref": base, "commit": base_commit, "merge_base": merge_base}
     result.head = _ref_info(head_state, head)
+    if merge and merge_base not in (base_commit, head_commit):
+        merged = merged_commit(repo, merge_base, base_commit, head_commit, base, head)
+        if isinstance(merged, str):
+            content = [g for g in names if g in GATES]
+            if content:
+                part = run_gates(repo, base_commit, merged, gates=content, libraries=libraries, merge=False)
+                _combine(result, part)
+            result.head["merge"] = merged
+        else:
+            # a field changed two ways that the conflicts gate already names is one problem, said once
+            named = {(f.path, f.entry_id) for f in result.findings if f.gate == "conflicts"}
+            result.findings.extend(f for f in merged if (f.path, f.entry_id) not in named)
+            result.gates.append(MERGE_GATE)
+            result.sort()
     return result
+
+
+MERGE_GATE = "merge"
+_MERGER = Identity("canonry gate", "gate@canonry.invalid")
+
+
+def merged_commit(
+    repo: Repository, merge_base: str, base_commit: str, head_commit: str, base: str, head: str
+) -> str | list[Finding]:
+    """The structured merge of head into base's tip as a commit no ref names, or its conflicts as findings.
+
+    `canonry.compare.merge.merge_trees` is the merge `publish` makes, so what
+    the gates see here is the content publish would tag.
+    """
+    from ..compare.merge import merge_trees
+
+    merged = merge_trees(repo, merge_base, base_commit, head_commit)
+    if merged.tree_id is None:
+        return [
+            Finding(
+                path=c.path,
+                line=None,
+                column=None,
+                gate=MERGE_GATE,
+                severity=ERROR,
+                message=f"conflicts with {base} (it moved since {head} began): {c.describe(base, head)}",
+                library=c.library,
+                entry_id=c.entry_id,
+            )
+            for c in merged.conflicts
+        ]
+    when = repo.commit(head_commit).commit_time
+    message = f"Merge {head} into {base} (checked by the gates, never published as such)\n"
+    return repo.create_commit(merged.tree_id, [base_commit, head_commit], message, _MERGER, when=when)
+
+
+def _combine(into: GateResult, part: GateResult) -> None:
+    """Add part's findings (each once), gates and metrics to into.
+
+    The merged content repeats what the draft's own run found about the same
+    entry and place (often worded with more context there): the first one stays.
+    """
+    seen = {_place(f) for f in into.findings}
+    into.findings.extend(f for f in part.findings if _place(f) not in seen)
+    into.gates.extend(g for g in part.gates if g not in into.gates)
+    for key, value in part.metrics.items():
+        if isinstance(value, dict) and isinstance(into.metrics.get(key), dict):
+            into.metrics[key].update(value)
+        else:
+            into.metrics[key] = value
+    into.sort()
+
+
+def _place(f: Finding) -> tuple[object, ...]:
+    return (f.gate, f.severity, f.library, f.entry_id, f.path, f.line, f.column)
 
 
 def check_all(repo: Repository, ref: str = "HEAD", libraries: Sequence[str] = ()) -> GateResult:
     """Every gate but review over every entry at ref (not only what a draft changes)."""
     state = TreeState(repo, repo.resolve_commit(ref), ref)
-    ctx = _full_context(repo, state, libraries, options={"base_tip": state})
+    ctx = _full_context(repo, state, libraries, options=GateOptions(base_tip=state))
     result = run(ctx, default_gates())
     result.head = _ref_info(state, ref)
     return result
@@ -180,7 +278,7 @@ def _full_context(
     state: State,
     libraries: Sequence[str],
     paths: Sequence[str] = (),
-    options: dict[str, Any] | None = None,
+    options: GateOptions | None = None,
 ) -> GateContext:
     """A context that checks every entry at state with state's own rules (no base)."""
     rules = load_rules(state)
@@ -193,7 +291,7 @@ def _full_context(
         full=True,
         only_libraries=tuple(libraries),
         only_paths=tuple(p.rstrip("/") for p in paths),
-        options=options or {},
+        options=options or GateOptions(),
     )
     _check_libraries(ctx, libraries)
     return ctx

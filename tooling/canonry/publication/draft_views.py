@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..compare.diff import diff
+from ..gates.context import GateOptions
 from ..gates.engine import run_gates
 from ..store.repo import Repository
 from ..store.rules import load_rules
@@ -56,7 +57,7 @@ def _summarize(repo: Repository, registry: Any, main_tip: str, name: str, head: 
     ahead, behind = repo.count_between(main_tip, head)
     merged = repo.is_ancestor(head, main_tip)
     merge_base = repo.merge_base(main_tip, head) or main_tip
-    status = evaluate(repo, registry, merge_base, head, draft=DRAFT_PREFIX + name)
+    status = evaluate(repo, registry, merge_base, head, draft=DRAFT_PREFIX + name, keys_commit=main_tip)
     return DraftSummary(
         name=name,
         head=head,
@@ -106,7 +107,14 @@ def show_draft(repo: Repository, name: str, main: str = "main") -> DraftView:
     doc = diff(repo, merge_base, draft.head)
     doc["from"]["ref"] = f"merge-base of {main} and {draft.branch}"
     doc["to"]["ref"] = draft.branch
-    result = run_gates(repo, main_tip, draft.head, gates=all_gates(), extra_gates=EXTRA_GATES)
+    result = run_gates(
+        repo,
+        main_tip,
+        draft.head,
+        gates=all_gates(),
+        options=GateOptions(review_draft=draft.branch),
+        extra_gates=EXTRA_GATES,
+    )
     result.base = {"ref": main, "commit": main_tip, "merge_base": merge_base}
     result.head = {"ref": draft.branch, "commit": draft.head}
     return DraftView(

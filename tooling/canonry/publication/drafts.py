@@ -65,12 +65,11 @@ def create_draft(repo: Repository, name: str, from_ref: str = "main", checkout: 
         raise UsageError(f"{draft.branch} already exists (pick another name or continue on it)")
     repo.update_refs([RefUpdate(draft.ref, draft.head, None)], f"canonry: draft start from {from_ref}")
     if checkout and repo.workdir is not None:
-        proc = repo.run_git(["checkout", "--quiet", draft.branch], check=False)
-        if proc.returncode != 0:
+        outcome = repo.checkout(draft.branch)
+        if not outcome.ok:
             repo.update_refs([RefUpdate(draft.ref, None, draft.head)], "canonry: draft start undone")
-            detail = " ".join(proc.stderr.split())
             raise UsageError(
-                f"cannot check out {draft.branch}, so it was not created: {detail}"
+                f"cannot check out {draft.branch}, so it was not created: {outcome.message}"
                 " (commit or stash your changes first, or pass --no-checkout)"
             )
     return draft

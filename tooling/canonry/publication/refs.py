@@ -27,9 +27,9 @@ from ..errors import (
     VerificationError,
 )
 from ..gates.findings import GateResult
+from ..store.refnames import REVIEWS_NOTES, remote_reviews_mirror, remote_tags_mirror
 from ..store.repo import RefUpdate, Repository
 from ..store.versions import TAG_PREFIX, parse_tag_name, tag_name
-from .review import NOTES_REF
 
 CRASH_ENV = "CANONRY_TEST_CRASH_AFTER"  # tests: die (exit 137) right after the named step
 
@@ -91,7 +91,8 @@ class Sync:
     expected_remote: str | None = None  # the lease (remote main as fetched; None: absent)
     local_main: str | None = None
     pending: list[tuple[str, str]] = field(default_factory=list)  # (ref, oid) the remote lacks
-    notes_refs: tuple[str, ...] = (NOTES_REF,)  # where review decisions are read from
+    notes_refs: tuple[str, ...] = (REVIEWS_NOTES,)  # where review decisions are read from
+    messages: list[str] = field(default_factory=list)  # what syncing did that the user should know
 
 
 class LocalTarget:
@@ -122,7 +123,7 @@ class RemoteTarget:
         self.remote = remote
         self.main_ref = main_ref
         self.tracking = f"refs/remotes/{remote}/{main_ref[len('refs/heads/') :]}"
-        self.notes_mirror = f"refs/canonry/remotes/{remote}/notes/canonry-reviews"
+        self.notes_mirror = remote_reviews_mirror(remote)
 
     def _fetch(self) -> dict[str, str]:
         """{ref: oid} of the remote's main and tags, in one round trip.
@@ -130,35 +131,30 @@ class RemoteTarget:
         Tags are mirrored (and pruned) under a private namespace first, so the
         remote's own set is known exactly and a local tag is never clobbered.
         """
-        mirror = f"refs/canonry/remotes/{self.remote}/tags/"
+        mirror = remote_tags_mirror(self.remote)
         main = f"+{self.main_ref}:{self.tracking}"
-        tags = f"+refs/tags/*:{mirror}*"
+        tags = f"+{TAG_PREFIX}*:{mirror}*"
         # approvals made in other clones reach this one through the remote (a glob: it may be absent)
-        notes = f"+{NOTES_REF}*:{self.notes_mirror}*"
-        fetch = ["fetch", "--quiet", "--no-tags", "--prune", self.remote]
-        proc = self.repo.run_git([*fetch, main, tags, notes], check=False)
-        if proc.returncode != 0 and "couldn't find remote ref" in proc.stderr:
-            self._git([*fetch, tags, notes])  # no main there yet
-            self.repo.update_refs(
-                [RefUpdate(self.tracking, None, t)] if (t := self.repo.ref_target(self.tracking)) else [],
-                "gone",
-            )
-        elif proc.returncode != 0:
-            raise RemoteError(f"git fetch {self.remote} failed: {' '.join(proc.stderr.split())}")
+        notes = f"+{REVIEWS_NOTES}*:{self.notes_mirror}*"
+        fetched = self.repo.fetch(self.remote, [main, tags, notes])
+        if not fetched.ok and fetched.missing_ref:
+            fetched = self.repo.fetch(self.remote, [tags, notes])  # no main there yet
+            if fetched.ok:
+                self.repo.update_refs(
+                    [RefUpdate(self.tracking, None, t)] if (t := self.repo.ref_target(self.tracking)) else [],
+                    "gone",
+                )
+        if not fetched.ok:
+            raise RemoteError(f"git fetch {self.remote} failed: {fetched.message}")
         listing = {TAG_PREFIX + ref[len(mirror) :]: oid for ref, oid in self.repo.refs(mirror).items()}
         tip = self.repo.ref_target(self.tracking)
         if tip is not None:
             listing[self.main_ref] = tip
         return listing
 
-    def _git(self, args: list[str]) -> Any:
-        proc = self.repo.run_git(args, check=False, timeout=300)
-        if proc.returncode != 0 and args[0] != "push":
-            raise RemoteError(f"git {args[0]} {self.remote} failed: {' '.join(proc.stderr.split())}")
-        return proc
-
     def sync(self, dry_run: bool) -> Sync:
         listing = self._fetch()
+        followed: list[str] = []
         for ref, oid in sorted(listing.items()):
             local = self.repo.ref_target(ref) if ref.startswith(TAG_PREFIX) else None
             if local is not None and local != oid:
@@ -195,6 +191,8 @@ class RemoteTarget:
                     self.repo.update_refs(
                         [RefUpdate(self.main_ref, remote_main, local)], "canonry: fast-forward"
                     )
+                    # a checked-out main brings its index and work tree along (publish checked them clean)
+                    follow_work_tree(self.repo, self.main_ref, local, remote_main, followed)
                     local = remote_main
                 except RefMovedError:
                     pass
@@ -215,23 +213,23 @@ class RemoteTarget:
                 pending.append((ref, oid))
         if base != remote_main:
             pending.insert(0, (self.main_ref, base))
-        notes = (NOTES_REF, self.notes_mirror) if self.repo.ref_target(self.notes_mirror) else (NOTES_REF,)
-        return Sync(base, remote_main, local, pending, notes)
+        notes = (
+            (REVIEWS_NOTES, self.notes_mirror)
+            if self.repo.ref_target(self.notes_mirror)
+            else (REVIEWS_NOTES,)
+        )
+        return Sync(base, remote_main, local, pending, notes, followed)
 
     def commit(self, sync: Sync, plan: Plan, messages: list[str]) -> list[str]:
         new_main = plan.new_main or sync.base
         refs = [(self.main_ref, new_main)]
         refs += [(ref, oid) for ref, oid in sync.pending if ref != self.main_ref]
         refs += [(v.ref, v.tag_object) for v in plan.versions]
-        lease = f"--force-with-lease={self.main_ref}:{sync.expected_remote or ''}"
-        specs = [f"{oid}:{ref}" for ref, oid in refs]
-        proc = self._git(["push", "--atomic", "--porcelain", lease, self.remote, *specs])
-        if proc.returncode != 0:
-            rejected = [line for line in proc.stdout.splitlines() if line.startswith("!")]
-            reasons = [line.split("\t")[-1] for line in rejected if "atomic push failed" not in line]
-            if rejected:
-                raise PushRejectedError(self.remote, "; ".join(reasons or ["atomic push failed"]))
-            raise RemoteError(f"git push {self.remote} failed: {' '.join(proc.stderr.split())}")
+        pushed = self.repo.push(self.remote, refs, lease=(self.main_ref, sync.expected_remote))
+        if not pushed.ok:
+            if pushed.rejected:
+                raise PushRejectedError(self.remote, "; ".join(pushed.rejected))
+            raise RemoteError(f"git push {self.remote} failed: {pushed.message}")
         step("pushed")
         self._follow(sync, new_main, refs, messages)
         return [ref for ref, _ in refs if not (ref == self.main_ref and new_main == sync.expected_remote)]
@@ -265,11 +263,11 @@ def follow_work_tree(repo: Repository, ref: str, old: str, new: str, messages: l
         return
     if not (repo.git_dir / "index").exists():  # never checked out (git clone --no-checkout)
         return
-    proc = repo.run_git(["read-tree", "-m", "-u", old, new], check=False)
-    if proc.returncode != 0:
+    outcome = repo.follow_work_tree(old, new)
+    if not outcome.ok:
         messages.append(
             f"{ref} is checked out here and moved to {new[:12]}, but the work tree could not follow"
-            f" ({' '.join(proc.stderr.split())}); update it with `git reset --keep {new[:12]}`"
+            f" ({outcome.message}); update it with `git reset --keep {new[:12]}`"
         )
 
 

@@ -8,7 +8,7 @@ signature is made by the program git would use for the configured
 
 `git verify-tag` checks the signature against the allowed signers but not the
 ref the tag sits on: a validly signed `mapping/v1` placed at
-`refs/tags/mapping/v5` passes it (FACTS.md). `verify_tag` therefore also
+`refs/tags/mapping/v5` passes it (tests/test_signing.py). `verify_tag` therefore also
 checks the signed tag object's own name and the library and version in its
 metadata against the ref.
 """
@@ -53,25 +53,35 @@ class SignatureInfo:
 # --- signing -------------------------------------------------------------------------
 
 
-def sign_payload(repo: Repository, payload: bytes) -> bytes:
-    """An armored detached signature of payload, made as git makes it for the configured gpg.format."""
-    fmt = (repo.config_value("gpg.format") or "openpgp").lower()
-    key = repo.config_value("user.signingkey")
+def sign_payload(
+    repo: Repository, payload: bytes, *, namespace: str = "git", key: str | None = None
+) -> bytes:
+    """An armored detached signature of payload, made as git makes it for the configured gpg.format.
+
+    `key` (a private key file, or a public one whose private half is in the
+    agent) forces an SSH signature with that key, whatever gpg.format says;
+    `namespace` is ssh-keygen's `-n` (git's own is "git").
+    """
+    fmt = "ssh" if key else (repo.config_value("gpg.format") or "openpgp").lower()
+    key = key or repo.config_value("user.signingkey")
     if fmt == "ssh":
         if not key:
             raise SignatureError(
                 "gpg.format is ssh but user.signingkey is not set"
-                " (git config user.signingkey ~/.ssh/id_ed25519.pub)"
+                " (git config user.signingkey ~/.ssh/id_ed25519.pub, or pass --key PATH)"
             )
         program = repo.config_value("gpg.ssh.program") or "ssh-keygen"
         literal = key[len("key::") :] if key.startswith("key::") else key if key.startswith("ssh-") else None
         if literal is None:
-            return _run_signer([program, "-Y", "sign", "-n", "git", "-f", os.path.expanduser(key)], payload)
+            path = os.path.expanduser(key)
+            if not Path(path).is_file():
+                raise SignatureError(f"the signing key {key} does not exist")
+            return _run_signer([program, "-Y", "sign", "-n", namespace, "-f", path], payload)
         # A literal public key: ssh-keygen signs through the agent holding its private half.
         with tempfile.TemporaryDirectory() as tmp:
             pub = Path(tmp) / "signingkey.pub"
             pub.write_text(literal + "\n", encoding="utf-8")
-            return _run_signer([program, "-Y", "sign", "-n", "git", "-f", str(pub)], payload)
+            return _run_signer([program, "-Y", "sign", "-n", namespace, "-f", str(pub)], payload)
     if fmt == "openpgp":
         program = repo.config_value("gpg.openpgp.program") or repo.config_value("gpg.program") or "gpg"
         user = key or repo.config_value("user.email")
@@ -80,19 +90,58 @@ def sign_payload(repo: Repository, payload: bytes) -> bytes:
     raise SignatureError(f"gpg.format {fmt!r} is not supported for signing versions (use ssh or openpgp)")
 
 
-def _run_signer(cmd: list[str], payload: bytes) -> bytes:
+def run_tool(cmd: list[str], payload: bytes, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run a signing program (ssh-keygen, gpg) with payload on stdin: the one place Canonry does so."""
     try:
-        proc = subprocess.run(cmd, input=payload, capture_output=True, timeout=120)
+        return subprocess.run(cmd, input=payload, capture_output=True, timeout=timeout)
     except FileNotFoundError:
-        raise SignatureError(f"{cmd[0]} is not installed: it is needed to sign versions") from None
+        raise SignatureError(f"{cmd[0]} is not installed: it is needed to sign and verify") from None
     except subprocess.TimeoutExpired:
-        raise SignatureError(f"{cmd[0]} did not finish signing in 120 s (a passphrase prompt?)") from None
+        raise SignatureError(f"{cmd[0]} did not finish in {timeout:.0f} s (a passphrase prompt?)") from None
+
+
+def _run_signer(cmd: list[str], payload: bytes) -> bytes:
+    proc = run_tool(cmd, payload)
     signature = proc.stdout
     if proc.returncode != 0 or not signature.lstrip().startswith(b"-----BEGIN"):
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = detail[-1] if detail else "no signature"
         raise SignatureError(f"{' '.join(cmd[:3])} could not sign: {reason}")
     return signature
+
+
+def ssh_verify(
+    payload: bytes, signature: str, principal: str, allowed_signers: bytes, namespace: str
+) -> str | None:
+    """Why an SSH signature of payload does not hold for principal under allowed_signers (None: it does).
+
+    `allowed_signers` is the file's content (read from a commit, never from a
+    work tree under check); `ssh-keygen -Y verify` does the checking.
+    """
+    if not signature.strip().startswith("-----BEGIN SSH SIGNATURE-----"):
+        return "no SSH signature"
+    with tempfile.TemporaryDirectory() as tmp:
+        signers, sig = Path(tmp) / "allowed_signers", Path(tmp) / "payload.sig"
+        signers.write_bytes(allowed_signers)
+        sig.write_text(signature.strip() + "\n", encoding="utf-8")
+        cmd = ["ssh-keygen", "-Y", "verify", "-f", str(signers), "-I", principal, "-n", namespace]
+        proc = run_tool([*cmd, "-s", str(sig)], payload, timeout=60)
+    if proc.returncode == 0:
+        return None
+    lines = [x.strip() for x in proc.stderr.decode("utf-8", "replace").splitlines() if x.strip()]
+    return lines[-1] if lines else "the signature does not verify"
+
+
+def ssh_principals(payload_signature: str, allowed_signers: bytes) -> list[str]:
+    """The principals of allowed_signers whose key made the signature (`ssh-keygen -Y find-principals`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        signers, sig = Path(tmp) / "allowed_signers", Path(tmp) / "payload.sig"
+        signers.write_bytes(allowed_signers)
+        sig.write_text(payload_signature.strip() + "\n", encoding="utf-8")
+        proc = run_tool(["ssh-keygen", "-Y", "find-principals", "-f", str(signers), "-s", str(sig)], b"")
+    if proc.returncode != 0:
+        return []
+    return [x.strip() for x in proc.stdout.decode("utf-8", "replace").splitlines() if x.strip()]
 
 
 def signed_tag_bytes(payload: bytes, signature: bytes) -> bytes:
@@ -126,11 +175,10 @@ def verify_tag(
         raise SignatureError(f"{short} is a lightweight tag: it cannot carry a signature")
     if not is_signed(repo.raw_object(tag_oid)):
         raise SignatureError(f"{short} is not signed (signatures are required)")
-    proc = repo.verify_tag_signature(tag_oid, allowed_signers)
-    output = proc.stderr + proc.stdout
-    if proc.returncode != 0:
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
-        raise SignatureError(f"{short}: the signature does not verify: {lines[-1] if lines else 'no output'}")
+    check = repo.verify_tag(tag_oid, allowed_signers)
+    output = check.output
+    if not check.ok:
+        raise SignatureError(f"{short}: the signature does not verify: {check.message}")
     if info.name != short:
         raise SignatureError(
             f"{short}: the signed tag object is {info.name!r}, not {short!r} (a signed tag replayed under"

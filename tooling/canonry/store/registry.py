@@ -25,6 +25,7 @@ LIBRARY_NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _EMAILS = {"type": "array", "items": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+$"}}
 _FUNC = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"}
 _FIELDS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_MODULE_RE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 # The shape of libraries.yaml itself; its errors become findings with lines.
 REGISTRY_SCHEMA: dict[str, Any] = {
@@ -44,6 +45,9 @@ REGISTRY_SCHEMA: dict[str, Any] = {
                 "min_override_frequency": {"type": "integer", "minimum": 1},
                 "require_signed_tags": {"type": "boolean"},
                 "allowed_signers": {"type": ["string", "null"]},
+                "function_modules": {"type": "array", "items": {"type": "string", "pattern": _MODULE_RE}},
+                "require_signed_reviews": {"type": "boolean"},
+                "require_signed_commits": {"type": "boolean"},
                 "confidence": {
                     "type": "object",
                     "additionalProperties": False,
@@ -137,6 +141,11 @@ REGISTRY_SCHEMA: dict[str, Any] = {
                     },
                     "checks": {"type": "array", "items": _FUNC},
                     "confidence_field": {"type": "string"},
+                    "channels": {
+                        "type": "array",
+                        "uniqueItems": True,
+                        "items": {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,31}$"},
+                    },
                 },
             },
         },
@@ -182,6 +191,7 @@ class LibrarySpec:
     holdout: HoldoutSpec | None = None
     checks: tuple[str, ...] = ()
     confidence_field: str | None = None
+    channels: tuple[str, ...] = ()  # names declared besides stable and canary (runtime/channels)
 
     @property
     def append_only(self) -> bool:
@@ -239,7 +249,12 @@ class Policy:
     min_override_frequency: int = 2
     require_signed_tags: bool = False
     allowed_signers: str | None = None
+    # absent means false (repositories made before signed reviews); `canonry init` writes true
+    require_signed_reviews: bool = False
+    require_signed_commits: bool = False
     confidence: ConfidencePolicy = ConfidencePolicy()
+    # modules besides Canonry's own (canonry.checks, canonry.evaluators) whose functions may run
+    function_modules: tuple[str, ...] = ()
 
     def is_owner(self, email: str) -> bool:
         return email.casefold() in {o.casefold() for o in self.owners}
@@ -289,6 +304,9 @@ def parse_registry(data: bytes, path: str = REGISTRY_PATH) -> Registry:
         min_override_frequency=pol.get("min_override_frequency", 2),
         require_signed_tags=pol.get("require_signed_tags", False),
         allowed_signers=pol.get("allowed_signers"),
+        function_modules=tuple(pol.get("function_modules") or ()),
+        require_signed_reviews=pol.get("require_signed_reviews", False),
+        require_signed_commits=pol.get("require_signed_commits", False),
         confidence=ConfidencePolicy(
             decay_rate=float(conf.get("decay_rate", 0.0)),
             conflict_penalty=float(conf.get("conflict_penalty", 0.0)),
@@ -343,6 +361,7 @@ def parse_registry(data: bytes, path: str = REGISTRY_PATH) -> Registry:
             else None,
             checks=tuple(raw.get("checks") or ()),
             confidence_field=raw.get("confidence_field"),
+            channels=tuple(raw.get("channels") or ()),
         )
     digest = hashlib.sha1(data).hexdigest()
     return Registry(libraries=libraries, policy=policy, digest=digest)
