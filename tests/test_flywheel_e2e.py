@@ -13,6 +13,7 @@ from typing import Any
 from canonry.store.repo import Repository
 from canonry.store.versions import latest_version, read_metadata
 from conftest import run
+from trust_keys import enroll
 
 STEWARD = "mapping-steward@example.org"
 PUBLISHER = "publisher@example.org"
@@ -63,13 +64,14 @@ def arrive(repo: Path, tmp_path: Path, name: str, *override: Any) -> None:
     assert published.exit_code == 0, published.stdout + published.stderr
 
 
-def learn(repo: Path, name: str) -> tuple[Any, dict[str, Any]]:
-    result = canonry(repo, "learn", "mapping", "--draft", name, "--format", "json")
+def learn(repo: Path, name: str, *extra: str) -> tuple[Any, dict[str, Any]]:
+    result = canonry(repo, "learn", "mapping", "--draft", name, "--format", "json", *extra)
     doc: dict[str, Any] = json.loads(result.stdout)
     return result, doc
 
 
 def test_the_flywheel_turns(ref_repo: Path, tmp_path: Path) -> None:
+    enroll(ref_repo, STEWARD, tmp_path / "keys")  # approvals are signed (issue 9)
     released = canonry(ref_repo, "release", "--by", PUBLISHER)
     assert released.exit_code == 0, released.stderr
     start = health(ref_repo)
@@ -78,46 +80,50 @@ def test_the_flywheel_turns(ref_repo: Path, tmp_path: Path) -> None:
     backlog_at_start = start["override_backlog_count"]
     assert backlog_at_start == start["libraries"]["overrides"]["entries"] > 0
 
-    # 1. overrides arrive: two engagements moved "hospital construction" from Q86 (hospitals) to F41
+    # 1. overrides arrive: two engagements moved "greenhouse cultivation" from F41 (buildings) to A01
     arrive(
         ref_repo,
         tmp_path,
-        "hospital",
-        "Hospital construction",
-        "Q86",
+        "greenhouse",
+        "Greenhouse cultivation",
         "F41",
+        "A01",
         ["ENG-2026-031", "ENG-2026-032"],
     )
     arrived = health(ref_repo)
     assert arrived["override_backlog_count"] == backlog_at_start + 2
 
     # 2. learn mapping drafts patterns; the holdout comparison shows the accuracy rising
-    result, learned = learn(ref_repo, "learn-hospital")
+    result, learned = learn(ref_repo, "learn-greenhouse")
     assert result.exit_code == 0, result.stderr
-    assert any(
-        a["pattern"] == "Hospital construction" and a["sector_code"] == "F41" for a in learned["added"]
-    )
+    [greenhouse] = [a for a in learned["added"] if a["pattern"] == "greenhouse cultivation"]
+    assert greenhouse["sector_code"] == "A01"
+    assert greenhouse["holdout_changes"] == {"cases": 1, "to_correct": 1, "to_wrong": 0}
     holdout = learned["holdout"]["metrics"]["mapping"]
     assert holdout["value"] > holdout["baseline"]
-    assert "Hospital construction with 300 beds" in [f["text"] for f in holdout["flipped_to_correct"]]
+    flipped = [f["text"] for f in holdout["flipped_to_correct"]]
+    assert "Greenhouse cultivation of tomatoes and peppers under climate control" in flipped
     assert holdout["flipped_to_wrong"] == []
+    assert holdout["interval"][0] < holdout["value"] < holdout["interval"][1]
     assert learned["diff"]["libraries"]["mapping"]["added_entry_ids"]
     assert health(ref_repo)["draft_count_pending_review"] == 1
 
     # 3. the steward approves, the draft is published with the holdout value in its metadata
-    assert canonry(ref_repo, "review", "approve", "learn-hospital", "--reviewer", STEWARD).exit_code == 0
-    published = canonry(ref_repo, "publish", "learn-hospital", "--by", PUBLISHER)
+    assert canonry(ref_repo, "review", "approve", "learn-greenhouse", "--reviewer", STEWARD).exit_code == 0
+    published = canonry(ref_repo, "publish", "learn-greenhouse", "--by", PUBLISHER)
     assert published.exit_code == 0, published.stdout + published.stderr
     repo = Repository(ref_repo)
     version = latest_version(repo, "mapping")
     assert version is not None and version.tag == "mapping/v2"
     meta = read_metadata(repo, version)
     assert meta["holdout"]["value"] == holdout["value"] and meta["holdout"]["baseline"] == holdout["baseline"]
+    assert meta["holdout"]["interval"] == holdout["interval"] and "A" in meta["holdout"]["per_section"]
     assert meta["total_overrides_ingested"] > 2
 
     # 4. health: accuracy at the latest version up, backlog down, nothing left pending
     after = health(ref_repo)
     assert after["mapping_accuracy"] == holdout["value"] > start["mapping_accuracy"]
+    assert after["mapping_accuracy_interval"] == holdout["interval"]
     assert after["override_backlog_count"] < arrived["override_backlog_count"]
     assert (
         after["override_backlog_count"]
@@ -127,22 +133,24 @@ def test_the_flywheel_turns(ref_repo: Path, tmp_path: Path) -> None:
 
 
 def test_a_learned_regression_is_refused_with_the_flipped_cases(ref_repo: Path, tmp_path: Path) -> None:
+    enroll(ref_repo, STEWARD, tmp_path / "keys")  # approvals are signed (issue 9)
     assert canonry(ref_repo, "release", "--by", PUBLISHER).exit_code == 0
-    # two engagements (wrongly) call a five-star hotel real estate
+    # two engagements (wrongly) call a five-star hotel real estate; only what arrived since v1 is read
     arrive(ref_repo, tmp_path, "hotel", "five-star hotel", "I55", "L68", ["ENG-2026-041", "ENG-2026-042"])
-    result, learned = learn(ref_repo, "learn-hotel")
+    result, learned = learn(ref_repo, "learn-hotel", "--since", "mapping@v1")
     assert result.exit_code == 1  # the draft exists, and the holdout comparison says it would be refused
     holdout = learned["holdout"]
     assert holdout["ok"] is False
     flipped = holdout["metrics"]["mapping"]["flipped_to_wrong"]
     assert [(f["text"], f["expected"], f["prediction"]) for f in flipped] == [
-        ("Five-star hotel with 350 keys", "I55", "L68")
+        ("Construction of a five-star hotel building on the Corniche", "F41", "L68")
     ]
     assert canonry(ref_repo, "review", "approve", "learn-hotel", "--reviewer", STEWARD).exit_code == 0
     refused = canonry(ref_repo, "publish", "learn-hotel", "--by", PUBLISHER)
     assert refused.exit_code == 1
     output = refused.stdout + refused.stderr
     line = flipped[0]["line"]
-    assert f"{HOLDOUT}:{line}: error: [holdout] flipped to wrong: 'Five-star hotel with 350 keys'" in output
+    text = "Construction of a five-star hotel building on the Corniche"
+    assert f"{HOLDOUT}:{line}: error: [holdout] flipped to wrong: '{text}'" in output
     assert "nothing was published" in output
     assert latest_version(Repository(ref_repo), "mapping").tag == "mapping/v1"  # type: ignore[union-attr]

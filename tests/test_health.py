@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canonry.learning.evaluators import mapping_accuracy, parse_holdout
+from canonry.learning.evaluators import mapping_accuracy, parse_holdout, wilson_interval
 from canonry.publication.health import health
 from canonry.store.entries import Library
 from canonry.store.repo import Repository
@@ -26,12 +26,16 @@ KEYS = {
     "engagements",
     "libraries",
     "mapping_accuracy",
+    "mapping_accuracy_interval",
+    "mapping_accuracy_cases",
+    "mapping_accuracy_per_section",
     "workforce_coverage_pct",
     "override_backlog_count",
     "avg_days_since_last_publication",
     "draft_count_pending_review",
     "pct_entries_assumed_vs_calibrated",
     "pct_shared_knowledge_sanitized",
+    "gates",  # gate history trends (publication/gate_history.py)
 }
 
 
@@ -53,7 +57,9 @@ def test_health_before_any_publication(ref_repo: Path) -> None:
     assert doc["override_backlog_count"] == len(entries(ref_repo, "overrides"))
     cells = entries(ref_repo, "nationality-classification")
     calibrated = sum(c["basis"] == "calibrated" for c in cells)
-    assert doc["workforce_coverage_pct"] == round(100 * calibrated / len(cells), 2)
+    assert doc["workforce_coverage_pct"] == round(
+        100 * calibrated / 43, 2
+    )  # over all ISCO-08 sub-major groups
     assumptions = entries(ref_repo, "assumptions")
     calibrated += sum(bool(a.get("calibration_note_ids")) for a in assumptions)
     total = len(cells) + len(assumptions)
@@ -90,6 +96,17 @@ def test_health_after_a_release(ref_repo: Path) -> None:
     later = utc_now() + dt.timedelta(days=10)  # the clock publish used
     doc = health(repo, at=later)
     assert doc["mapping_accuracy"] == expected  # measured: a first version's tag has no holdout value
+    correct = round(expected * len(holdout.cases))
+    assert doc["mapping_accuracy_cases"] == len(holdout.cases) >= 600
+    assert doc["mapping_accuracy_interval"] == list(wilson_interval(correct, len(holdout.cases)) or ())
+    low, high = doc["mapping_accuracy_interval"]
+    assert low < expected < high and high - low < 0.08  # 95%, Wilson
+    sections = doc["mapping_accuracy_per_section"]
+    assert set(sections) == {c.expected[0] for c in holdout.cases}
+    assert sum(s["cases"] for s in sections.values()) == len(holdout.cases)
+    text = run(["health", "--repo", str(ref_repo)]).stdout
+    assert f"mapping accuracy (latest version): {expected} (95% interval {low:.3f}-{high:.3f}" in text
+    assert "per section: A " in text
     assert doc["libraries"]["mapping"] == {
         "versions": 1,
         "entries": len(Library(state, spec)),

@@ -89,9 +89,10 @@ def set_evaluator(repo: Path, evaluator: str) -> None:
     path = repo / "schemas/libraries.yaml"
     text = path.read_text(encoding="utf-8")
     assert '"canonry.evaluators:mapping_accuracy"' in text
-    commit_main(
-        repo, {"schemas/libraries.yaml": text.replace("canonry.evaluators:mapping_accuracy", evaluator)}
-    )
+    text = text.replace("canonry.evaluators:mapping_accuracy", evaluator)
+    # the tests' own evaluators live in module test_holdout: the policy must allow it to run
+    text = text.replace("policy:\n", "policy:\n  function_modules: [test_holdout]\n", 1)
+    commit_main(repo, {"schemas/libraries.yaml": text})
 
 
 @pytest.fixture
@@ -115,15 +116,46 @@ def test_match_is_whole_word_after_normalization() -> None:
     assert index.classify("Supply of STEEL-Rebar, grade 60") == "C24"
     assert index.classify("Ｓｔｅｅｌ rebar") == "C24"  # NFKC folds full-width letters
     assert index.classify("steelworks expansion") is None  # whole words only
-    assert index.classify("rebar steel") == "C25"  # order matters for a phrase
+    assert index.classify("steel for a bridge") == "C25"
     assert index.classify("") is None
 
 
+def test_inflections_and_word_order_match() -> None:
+    index = PatternIndex([row("a", "cement plant", "C23"), row("b", "steel rebar", "C24")])
+    found = index.match("Two plants producing cement")
+    assert found is not None and (found.entry_id, found.kind, found.matched) == ("a", "words", 2)
+    assert index.match("Cement plant expansion").kind == "phrase"  # type: ignore[union-attr]
+    assert index.classify("rebars of steel") == "C24"
+    arabic = PatternIndex([row("m", "مصنع الأسمنت", "C23")])
+    assert arabic.classify("توسعة مصانع الأسمنت") is None  # a broken plural is another word
+    assert arabic.classify("مصنع للأسمنت في ينبع") == "C23"  # the attached preposition goes
+
+
+def test_partial_phrases_need_all_but_one_word() -> None:
+    index = PatternIndex([row("a", "solar power plant", "D35"), row("b", "plant", "C23", 0.1)])
+    found = index.match("Solar photovoltaic plant of 1,500 MW")
+    assert found is not None and (found.sector_code, found.kind, found.matched, found.total) == (
+        "D35",
+        "partial",
+        2,
+        3,
+    )
+    # two-word patterns never match partially: one word is not evidence of a phrase
+    two = PatternIndex([row("a", "cement plant", "C23")])
+    assert two.classify("cement trucks") is None
+
+
+def test_more_matched_words_win_then_the_kind() -> None:
+    index = PatternIndex([row("a", "desalination", "E36"), row("b", "reverse osmosis plant", "C28")])
+    assert index.classify("reverse osmosis desalination plant") == "C28"  # three words beat one
+    index = PatternIndex([row("a", "water treatment plant", "E36"), row("b", "plant water", "C11", 0.99)])
+    assert index.classify("water treatment plant") == "E36"
+    index = PatternIndex([row("a", "cement plant", "C23", 0.7), row("b", "plant cement", "F41", 0.9)])
+    assert index.classify("cement plant") == "C23"  # in the pattern's order beats any order
+
+
 def test_tie_break_order() -> None:
-    # longer in tokens wins over longer in characters
-    index = PatternIndex([row("a", "desalination", "E36"), row("b", "new plant", "C23")])
-    assert index.classify("new plant for desalination") == "C23"
-    # same tokens: more characters wins
+    # same matched words: more characters wins
     index = PatternIndex([row("a", "plant", "C23"), row("b", "hospital", "Q86")])
     assert index.classify("hospital plant") == "Q86"
     # same length: higher confidence, then lower sector code, then lower id
@@ -138,7 +170,8 @@ def test_tie_break_order() -> None:
 def test_prefixes_do_not_stop_longer_phrases() -> None:
     index = PatternIndex([row("a", "reverse osmosis plant", "E36"), row("b", "reverse", "C33")])
     assert index.classify("a reverse osmosis plant") == "E36"
-    assert index.classify("reverse osmosis") == "C33"
+    assert index.classify("reverse osmosis") == "E36"  # all but one of three words
+    assert index.classify("reverse gear") == "C33"
 
 
 def test_rows_are_derived_from_the_last_tree(exam_repo: Path) -> None:
@@ -227,7 +260,18 @@ def test_gate_passes_an_improvement_and_reports_numbers(exam_repo: Path) -> None
         "flipped_to_correct",
         "flipped_to_wrong",
         "p_value",
+        "interval",
+        "baseline_interval",
+        "confidence_level",
+        "per_section",
         "per_sector",
+    }
+    assert holdout["interval"] == [0.510109, 1.0]  # Wilson, 95%, 4 of 4
+    assert holdout["per_section"]["E"] == {
+        "cases": 1,
+        "value": 1.0,
+        "interval": [0.206549, 1.0],
+        "baseline": 0.0,
     }
     assert (holdout["baseline"], holdout["value"], holdout["delta"], holdout["cases"]) == (0.75, 1.0, 0.25, 4)
     assert [f["text"] for f in holdout["flipped_to_correct"]] == ["Seawater reverse osmosis plant in Jubail"]
@@ -241,7 +285,8 @@ def test_gate_refuses_a_regression_and_lists_the_flipped_case(exam_repo: Path) -
     result = run(["gate", "--repo", str(exam_repo), "--head", "draft/worse"])
     assert result.exit_code == 1
     assert (
-        "accuracy 0.5000 on 4 cases is below the base's 0.7500 + min_delta 0 (delta -0.2500)" in result.stdout
+        "accuracy 0.5000 (95% interval 0.150-0.850) on 4 cases is below the base's 0.7500 + min_delta 0"
+        " (delta -0.2500)" in result.stdout
     )
     assert (
         f"{HOLDOUT}:6: error: [holdout] flipped to wrong: {REGRESSING!r}: expected Q86, base said Q86,"
@@ -265,7 +310,7 @@ def test_threshold_applies(exam_repo: Path) -> None:
     draft(exam_repo, "neutral", mapping_file("m9", "dairy farm", "A01"))
     result = holdout_gate(exam_repo, "draft/neutral")
     assert [f.message for f in result.errors] == [
-        "accuracy 0.7500 on 4 cases is below the threshold 0.8; "
+        "accuracy 0.7500 (95% interval 0.301-0.954) on 4 cases is below the threshold 0.8; "
         "0 cases flipped to wrong, 0 to correct; exact McNemar p = 1"
     ]
 
@@ -308,7 +353,10 @@ def test_evaluator_failures_are_gate_errors(exam_repo: Path, evaluator: str, mes
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_a_failing_evaluator_publishes_nothing(exam_repo: Path) -> None:
+def test_a_failing_evaluator_publishes_nothing(exam_repo: Path, tmp_path: Path) -> None:
+    from trust_keys import enroll
+
+    enroll(exam_repo, "mapping-steward@example.org", tmp_path / "keys")  # approvals are signed (issue 9)
     set_evaluator(exam_repo, "test_holdout:raising_evaluator")
     draft(exam_repo, "x", mapping_file("m9", "dairy farm", "A01"))
     approve = run(
@@ -388,7 +436,53 @@ def test_the_built_in_evaluator_on_the_reference(ref_repo: Path) -> None:
     data = state.read_path(HOLDOUT)
     assert data is not None
     holdout = parse_holdout(data, HOLDOUT)
-    assert holdout.problems == () and len(holdout.cases) > 100
+    assert holdout.problems == () and len(holdout.cases) >= 600
     evaluation = mapping_accuracy(Library(state, spec), holdout.cases)
-    assert 0.5 < evaluation.value < 1.0
+    # the honest figure (docs/flywheel.md): far from the in-sample 0.89 of the retired set
+    assert 0.4 < evaluation.value < 0.7
     assert len(evaluation.predictions or ()) == len(holdout.cases)
+
+
+def test_a_holdout_case_reworded_by_one_word_is_leakage(exam_repo: Path) -> None:
+    draft(exam_repo, "near", mapping_file("m9", "Seawater reverse osmosis plant at Jubail", "E36"))
+    [error] = holdout_gate(exam_repo, "draft/near").errors
+    assert error.entry_id == "m9"
+    assert error.message.startswith(
+        "leakage: pattern 'Seawater reverse osmosis plant at Jubail' is a near copy (similarity 0.9"
+    )
+    assert f"threshold 0.9) of holdout case at {HOLDOUT}:8: 'Seawater reverse osmosis plant in Jubail'" in (
+        error.message
+    )
+    # a pattern that shares words but is no copy is fine
+    draft(exam_repo, "fine", mapping_file("m8", "reverse osmosis plant", "E36"))
+    assert holdout_gate(exam_repo, "draft/fine").errors == []
+
+
+def test_an_override_reworded_by_one_word_is_leakage_in_gate_and_learn(exam_repo: Path) -> None:
+    from canonry.learning.mapping import learn_mapping
+
+    docs = {
+        f"knowledge/overrides/o{i}.yaml": dump_yaml(
+            {
+                "id": f"o{i}",
+                **COMMON,
+                "text": text,
+                "suggested_code": "Q86",
+                "final_code": "F41",
+                "engagement_id": f"ENG-{i}",
+                "steward": "steward@example.org",
+                "overridden_at": "2026-01-10T00:00:00Z",
+            }
+        )
+        for i, text in ((1, "Regional hospital with 250 beds"), (2, "regional hospital building works"))
+    }
+    commit_main(exam_repo, docs)
+    learned = learn_mapping(Repository(exam_repo), judge=lambda b, h: holdout_gate(exam_repo, h))
+    assert [a["pattern"] for a in learned.added] == ["regional hospital"]
+    assert learned.holdout is not None and not learned.holdout.ok
+    messages = [f.message for f in learned.holdout.errors]
+    assert any(
+        "leakage: learned from override o1, whose text is a near copy (similarity 0.9" in m
+        and "'Regional hospital with 200 beds'" in m
+        for m in messages
+    )

@@ -165,3 +165,96 @@ def test_usage_errors(small_repo: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown library: nope" in result.stderr
     result = run(["import", "mapping", "--repo", str(small_repo), "--from", str(csv), "--source-ref", " "])
     assert result.exit_code == 2 and "--source-ref" in result.stderr
+
+
+def test_import_never_rescopes_an_existing_entry_unless_asked(small_repo: Path, tmp_path: Path) -> None:
+    rows = [HEADER, f"steel rebar,en,C24,0.9,{EVIDENCE},ws-client,WORKSPACE_ONLY,false"]
+    source = write(tmp_path / "rescope.csv", rows)
+    args = ["import", "mapping", "--repo", str(small_repo), "--from", str(source), "--source-ref", "s"]
+    refused = run(args)
+    assert refused.exit_code == 2
+    assert "would change the scope of entry m0 (reuse_scope 'GLOBAL_INTERNAL' -> 'WORKSPACE_ONLY'" in (
+        refused.stderr
+    )
+    assert "pass --rescope" in refused.stderr and drafts(small_repo) == []
+    done = run([*args, "--rescope", "--format", "json"])
+    assert done.exit_code == 0, done.stderr
+    m0 = load_yaml(git(small_repo, "show", f"{json.loads(done.stdout)['draft']}:knowledge/mapping/m0.yaml"))
+    assert (m0["reuse_scope"], m0["workspace_id"]) == ("WORKSPACE_ONLY", "ws-client")
+
+
+def test_set_gives_new_rows_a_scope_and_leaves_existing_ones(small_repo: Path, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "defaults.csv",
+        ["pattern,language,sector_code,confidence,evidence", f"steel rebar,en,C24,0.9,{EVIDENCE}"]
+        + [f"desalination plant,en,E36,0.85,{EVIDENCE}"],
+    )
+    result = run(
+        ["import", "mapping", "--repo", str(small_repo), "--from", str(source), "--source-ref", "s"]
+        + ["--set", "reuse_scope=WORKSPACE_ONLY", "--set", "workspace_id=ws-client"]
+        + ["--set", "sanitized_for_promotion=false", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    m0 = load_yaml(git(small_repo, "show", f"{doc['draft']}:knowledge/mapping/m0.yaml"))
+    assert m0["reuse_scope"] == "GLOBAL_INTERNAL" and m0["confidence"] == 0.9  # the global entry stays global
+    new = load_yaml(git(small_repo, "show", f"{doc['draft']}:knowledge/mapping/{doc['added'][0]}.yaml"))
+    assert (new["reuse_scope"], new["workspace_id"]) == ("WORKSPACE_ONLY", "ws-client")
+
+
+def test_import_refuses_a_reworded_holdout_case(small_repo: Path, tmp_path: Path) -> None:
+    holdout = "cases:\n  - text: Expansion of the seawater desalination plant in Jubail\n    expected: E36\n"
+    (small_repo / "knowledge/holdout").mkdir(parents=True)
+    (small_repo / "knowledge/holdout/mapping.yaml").write_text(holdout, encoding="utf-8")
+    git(small_repo, "add", "-A")
+    git(small_repo, "commit", "-q", "-m", "holdout")
+    pattern = write(
+        tmp_path / "leak.csv",
+        [
+            HEADER,
+            f"Expansion of the seawater desalination plant at Jubail,en,E36,0.8,{EVIDENCE},w,GLOBAL_INTERNAL,true",
+        ],
+    )
+    result = run(
+        ["import", "mapping", "--repo", str(small_repo), "--from", str(pattern), "--source-ref", "s"]
+    )
+    assert result.exit_code == 2
+    assert (
+        "leak.csv:2 (row 1): leakage: pattern 'Expansion of the seawater desalination plant at Jubail'"
+        in (result.stderr)
+    )
+    assert "a near copy (similarity 0.9" in result.stderr and drafts(small_repo) == []
+    override = {
+        "text": "Expansion of seawater desalination plant in Jubail",
+        "suggested_code": "C28",
+        "final_code": "E36",
+        "engagement_id": "ENG-1",
+        "steward": "s@example.org",
+        "overridden_at": "2026-03-01T10:00:00Z",
+        "workspace_id": "ws-1",
+        "reuse_scope": "WORKSPACE_ONLY",
+        "sanitized_for_promotion": False,
+        "source": "user",
+    }
+    source = tmp_path / "overrides.jsonl"
+    source.write_text(json.dumps(override) + "\n", encoding="utf-8")
+    result = run(
+        ["import", "overrides", "--repo", str(small_repo), "--from", str(source), "--source-ref", "s"]
+    )
+    assert result.exit_code == 2 and "leakage: text 'Expansion of seawater desalination plant in Jubail'" in (
+        result.stderr
+    )
+    assert drafts(small_repo) == []
+
+
+def test_an_unknown_sector_code_is_an_error(small_repo: Path, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "c99.csv", [HEADER, f"casino resort,en,C99,0.8,{EVIDENCE},w,GLOBAL_INTERNAL,true"]
+    )
+    result = run(["import", "mapping", "--repo", str(small_repo), "--from", str(source), "--source-ref", "s"])
+    assert result.exit_code == 2
+    assert (
+        "c99.csv:2 (row 1): sector_code: unknown sector code 'C99': not an ISIC Rev.4 division"
+        in result.stderr
+    )
+    assert drafts(small_repo) == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import canonry
 import pytest
-from canonry.errors import InputError
+from canonry.errors import InputError, UnknownSectorError
 from canonry.gates.engine import run_gates
 from canonry.learning.mapping import learn_mapping
 from canonry.learning.scenarios import cosine, learn_scenario
@@ -85,9 +85,10 @@ def test_learn_mapping_drafts_patterns_and_confidence(learning_repo: Path) -> No
     report = learned.report()
     assert report["draft"] == f"draft/learn-mapping-{repo.resolve_commit('main')[:8]}"
     added = {a["pattern"]: (a["sector_code"], a["override_ids"], a["confidence"]) for a in report["added"]}
+    # the shortest phrase the corrections of one code share, not their whole text
     assert added == {
-        "Seawater reverse osmosis": ("E36", ["o1", "o2"], 0.7),
-        "hospital car park": ("F41", ["o5", "o6"], 0.7),
+        "reverse osmosis": ("E36", ["o1", "o2"], 0.7),
+        "car park": ("F41", ["o5", "o6"], 0.7),
     }
     changed = {c["id"]: (c["old"], c["new"], c["direction"]) for c in report["changed"]}
     assert changed == {"m0": (0.8, 0.85, "raised"), "m2": (0.8, 0.7, "lowered")}
@@ -146,6 +147,49 @@ def test_existing_pattern_is_not_duplicated(learning_repo: Path) -> None:
     assert any(s["reason"] == "conflicts_with_existing" and s["text"] == "hospital" for s in learned.skipped)
 
 
+def test_learned_phrases_are_the_shortest_shared_and_outweigh_dissent(small_repo: Path) -> None:
+    add_overrides(
+        small_repo,
+        [
+            override("d1", "Seawater desalination plant for Jubail", "E36"),
+            override("d2", "New seawater desalination plant at Rabigh", "E36"),
+            override("d3", "Desalination plant pumps", "C28"),
+            override("d4", "Valves for a desalination plant", "C28"),
+        ],
+    )
+    learned = learn_mapping(Repository(small_repo), dry_run=True)
+    added = {a["pattern"]: (a["sector_code"], a["override_ids"]) for a in learned.added}
+    # "desalination plant" is shorter but matches two C28 corrections as well: a tie, not a pattern
+    assert added == {"seawater desalination": ("E36", ["d1", "d2"])}
+    reasons = {(s["reason"], s.get("text")) for s in learned.skipped}
+    assert ("contradiction", "desalination plant") in reasons
+    assert any(
+        s["reason"] == "no_shared_phrase" and s["override_ids"] == ["d3", "d4"] for s in learned.skipped
+    )
+
+
+def test_each_proposal_reports_its_holdout_effect(small_repo: Path) -> None:
+    (small_repo / "knowledge/holdout").mkdir(parents=True)
+    (small_repo / "knowledge/holdout/mapping.yaml").write_text(
+        "cases:\n"
+        "  - text: Desalination of seawater for the new city\n    expected: E36\n"
+        "  - text: Seawater desalination pumps factory\n    expected: C28\n"
+        "  - text: Regional hospital\n    expected: Q86\n",
+        encoding="utf-8",
+    )
+    add_overrides(
+        small_repo,
+        [
+            override("d1", "Seawater desalination plant for Jubail", "E36"),
+            override("d2", "New seawater desalination works at Rabigh", "E36"),
+        ],
+    )
+    learned = learn_mapping(Repository(small_repo), dry_run=True)
+    [added] = learned.added
+    assert added["pattern"] == "seawater desalination"
+    assert added["holdout_changes"] == {"cases": 2, "to_correct": 1, "to_wrong": 0}
+
+
 def test_learn_mapping_cli_prints_diff_and_holdout(learning_repo: Path) -> None:
     (learning_repo / "knowledge/holdout").mkdir(parents=True)
     (learning_repo / "knowledge/holdout/mapping.yaml").write_text(
@@ -161,7 +205,7 @@ def test_learn_mapping_cli_prints_diff_and_holdout(learning_repo: Path) -> None:
     holdout = doc["holdout"]["metrics"]["mapping"]
     assert (holdout["baseline"], holdout["value"]) == (0.5, 1.0)
     text = run(["learn", "mapping", "--repo", str(learning_repo), "--draft", "again"])
-    assert "holdout mapping: accuracy 0.5000 -> 1.0000 (+0.5000) on 2 cases" in text.stdout
+    assert "holdout mapping: accuracy 0.5000 -> 1.0000 [95% 0.342-1.000] (+0.5000) on 2 cases" in text.stdout
     assert (
         "'gas turbine': overrides disagree at equal frequency (C28, D35, 1 each): no pattern" in text.stdout
     )
@@ -266,6 +310,26 @@ def test_dissimilar_scenario_becomes_a_new_pattern(ref_repo: Path, tmp_path: Pat
     assert run_gates(Repository(ref_repo), "main", learned.draft.branch or "").ok
 
 
+def test_a_new_pattern_keeps_its_sources_scope(ref_repo: Path, tmp_path: Path) -> None:
+    shares = {"F41": 0.7, "L68": 0.3}
+    unsanitised = scenario_file(tmp_path, "rooftop", shares, reuse_scope="GLOBAL_INTERNAL")
+    refused = run(["learn", "scenario-patterns", "--repo", str(ref_repo), "--from", str(unsanitised)])
+    assert refused.exit_code == 2
+    assert "not sanitized_for_promotion stays in its workspace" in refused.stderr
+    assert "give workspace_id" in refused.stderr
+    assert git(ref_repo, "branch", "--list", "draft/*") == ""
+    mine = scenario_file(tmp_path, "rooftop", shares, workspace_id="ws-eng-2026-001")
+    learned = learn_scenario(Repository(ref_repo), mine, now=NOW)
+    assert learned.action == "created"
+    assert (learned.entry["reuse_scope"], learned.entry["workspace_id"]) == (
+        "WORKSPACE_ONLY",
+        "ws-eng-2026-001",
+    )
+    assert learned.entry["sanitized_for_promotion"] is False
+    result = run_gates(Repository(ref_repo), "main", learned.draft.branch or "")
+    assert result.ok, [f.message for f in result.errors]
+
+
 def test_scenario_shares_must_sum_to_one(ref_repo: Path, tmp_path: Path) -> None:
     path = scenario_file(tmp_path, "bad", {"C27": 0.5, "F42": 0.3})
     result = run(["learn", "scenario-patterns", "--repo", str(ref_repo), "--from", str(path)])
@@ -290,7 +354,12 @@ def test_suggest_returns_the_most_used_pattern(ref_repo: Path, tmp_path: Path) -
     assert doc["pattern"]["name"] == "Affordable housing programme"
     # a new pattern of the same type, used once, is an alternative, not the suggestion
     path = scenario_file(
-        tmp_path, "prefab housing", {"C16": 0.5, "C25": 0.5}, project_type="housing", name="Prefab housing"
+        tmp_path,
+        "prefab housing",
+        {"C16": 0.5, "C25": 0.5},
+        project_type="housing",
+        name="Prefab housing",
+        sanitized_for_promotion=True,
     )
     learned = learn_scenario(Repository(ref_repo), path, now=NOW)
     assert learned.action == "created"
@@ -333,15 +402,56 @@ def test_learn_assumptions_from_a_promoted_note(ref_repo: Path) -> None:
     assert again.exit_code == 0 and "nothing to learn" in again.stderr
 
 
+NOTE_Q86 = "knowledge/calibration-notes/019bbef3-b000-7399-b99f-d1efbff18597.yaml"  # Q86 local_content
+IMPORT_SHARE_ALL = "019bbef3-b000-7c34-872a-b8855b41cc39"  # IMPORT_SHARE, economy-wide, 0.30
+
+
+def test_learn_assumptions_refuses_evidence_of_another_kind(ref_repo: Path) -> None:
+    note = load_yaml((ref_repo / NOTE_Q86).read_text())
+    assert (note["sector_code"], note["metric"]) == ("Q86", "local_content")
+    note.update(promotion_status="PROMOTED", promoted_to=IMPORT_SHARE_ALL)
+    (ref_repo / NOTE_Q86).write_text(dump_yaml(note))
+    commit_all(ref_repo, "a hospital's local content note promoted to the economy-wide import share")
+    result = run(["learn", "assumptions", "--repo", str(ref_repo), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert "nothing to learn" in result.stderr  # the 0.30 default does not move
+    doc = json.loads(result.stdout)
+    assert doc["changed"] == []
+    [skip] = [s for s in doc["skipped"] if s["note_id"] == note["id"]]
+    assert skip["reason"] == "metric_mismatch"
+    assert "its metric 'local_content' measures LOCAL_CONTENT, not IMPORT_SHARE" in skip["message"]
+
+
+def test_a_sectors_note_does_not_move_an_economy_wide_default() -> None:
+    from canonry.learning.assumptions import evidence_problem
+
+    economy = {"assumption_type": "IMPORT_SHARE", "sector_code": None}
+    hospital = {"metric": "import_share", "sector_code": "Q86"}
+    assert evidence_problem(hospital, economy) is not None
+    assert evidence_problem(hospital, economy)[0] == "sector_mismatch"  # type: ignore[index]
+    assert evidence_problem({**hospital, "economy_wide": True}, economy) is None
+    assert evidence_problem(hospital, {"assumption_type": "IMPORT_SHARE", "sector_code": "Q86"}) is None
+    assert evidence_problem(hospital, {"assumption_type": "IMPORT_SHARE", "sector_code": "F41"}) == (
+        "sector_mismatch",
+        "it is about Q86, the assumption about F41",
+    )
+    jobs = {"metric": "jobs_per_million_usd", "sector_code": "I55"}
+    assert evidence_problem(jobs, {"assumption_type": "JOBS_COEFF", "sector_code": "I55"}) is None
+
+
 def test_defaults_for_sector_on_the_reference(ref_repo: Path) -> None:
     lib = canonry.open(ref_repo).library("assumptions", "main")
-    defaults = lib.defaults_for_sector("F41")
+    defaults = lib.defaults_for_sector("F41", include_blocked=True)  # the reference defaults have aged
     kinds = [(d["assumption_type"], d["sector_code"]) for d in defaults]
     assert ("IMPORT_SHARE", "F41") in kinds and ("IMPORT_SHARE", None) not in kinds  # the sector's own wins
     assert ("DISCOUNT_RATE", None) in kinds  # economy-wide ones fill in
     assert kinds.index(("IMPORT_SHARE", "F41")) < kinds.index(("DISCOUNT_RATE", None))
-    only = lib.defaults_for_sector("Q86", assumption_type="IMPORT_SHARE")
+    only = lib.defaults_for_sector("Q86", assumption_type="IMPORT_SHARE", include_blocked=True)
     assert [(d["assumption_type"], d["sector_code"]) for d in only] == [("IMPORT_SHARE", None)]
+    with pytest.raises(UnknownSectorError):
+        lib.defaults_for_sector("bogus")
+    with pytest.raises(UnknownSectorError):
+        lib.defaults_for_sector("C99")
 
 
 # --- workforce ----------------------------------------------------------------------------------------------
@@ -355,6 +465,8 @@ def test_learn_workforce_calibrates_cells_and_reports_coverage(ref_repo: Path, t
         "w3,91,EXPAT_DEPENDENT,NATIONAL_WITH_TRAINING,ENG-1",
         "w4,91,EXPAT_DEPENDENT,EXPAT_DEPENDENT,ENG-2",
         "w5,99,EXPAT_DEPENDENT,NATIONAL_READY,ENG-2",
+        "w6,26,EXPAT_DEPENDENT,NATIONAL_WITH_TRAINING,ENG-1",
+        "w7,26,EXPAT_DEPENDENT,NATIONAL_WITH_TRAINING,ENG-3",
     ]
     path = tmp_path / "nationality.csv"
     path.write_text("\n".join(rows) + "\n")
@@ -363,16 +475,23 @@ def test_learn_workforce_calibrates_cells_and_reports_coverage(ref_repo: Path, t
     result = run(["learn", "workforce", "--repo", str(ref_repo), "--from", str(path), "--format", "json"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
+    # 26 (legal, social and cultural professionals) is a real ISCO-08 group without a cell: it gets one
     assert [(c["occupation_code"], c["new"]["feasibility_class"]) for c in doc["changed"]] == [
-        ("32", "NATIONAL_READY")
+        ("26", "NATIONAL_WITH_TRAINING"),
+        ("32", "NATIONAL_READY"),
     ]
     reasons = {(s["reason"], s["occupation_code"]) for s in doc["skipped"]}
     assert reasons == {("contradiction", "91"), ("unknown_occupation", "99")}
     coverage = doc["coverage"]
-    assert "32" in coverage["calibrated"] and "91" in coverage["assumed"]
-    assert coverage["coverage_pct"] == pytest.approx(
-        100 * (len(before["calibrated"]) + 1) / len(coverage["cells"]), abs=0.01
+    assert "32" in coverage["calibrated"] and "26" in coverage["calibrated"] and "91" in coverage["assumed"]
+    assert (
+        coverage["groups"] == 43 and "26" not in coverage["without_cell"] and "96" in coverage["without_cell"]
     )
+    assert len(before["without_cell"]) == 43 - len(before["cells"])
+    # over the 43 groups, not over the cells that happen to exist
+    assert coverage["coverage_pct"] == pytest.approx(100 * (len(before["calibrated"]) + 2) / 43, abs=0.01)
+    [cell] = [c for c in coverage["cells"] if c["occupation_code"] == "26"]
+    assert cell["occupation_title"] == "Legal, social and cultural professionals"
     assert run_gates(Repository(ref_repo), "main", doc["draft"]).ok
     bad = tmp_path / "bad.csv"
     bad.write_text(rows[0] + "\nw1,3,X,NATIONAL_READY,E\n")

@@ -40,6 +40,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tooling"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from audit_mapping import audit_pattern  # noqa: E402
 from canonry.store.yamlio import dump_yaml, load_yaml  # noqa: E402
 
 GENERATED_AT = "2026-01-15T00:00:00Z"
@@ -475,193 +478,204 @@ def ar_words(description: str) -> set[str]:
 
 # Everyday wording the official titles lack, per division: (English, Arabic).
 CURATED_TABLE = """
-01 en: date palm plantation; greenhouse farming; poultry farm; dairy farm
-01 ar: مزرعة دواجن; زراعة النخيل; البيوت المحمية
-02 en: timber plantation; afforestation
-02 ar: التشجير
-03 en: fish farm; shrimp farm
-03 ar: الاستزراع السمكي; مزرعة أسماك
-05 en: coal mine
-05 ar: منجم فحم
-06 en: oil field; gas field; crude oil production
-06 ar: حقل نفط; حقل غاز
-07 en: gold mine; copper mine; bauxite mine; phosphate rock mine
-07 ar: منجم ذهب; منجم نحاس
-08 en: limestone quarry; sand quarry
-08 ar: محجر
-09 en: oilfield services; drilling services
-09 ar: خدمات الحفر
-10 en: food processing plant; flour mill; bakery; dairy plant; vegetable oils; sugar refinery;
-    slaughterhouse
-10 ar: مصنع أغذية; مطحنة دقيق; مخبز; وجبات جاهزة; مسلخ; الأغذية المجمدة
-11 en: bottled water plant; beverage bottling
-11 ar: مصنع مياه معبأة; مصنع عصائر
-12 en: cigarette factory
-12 ar: مصنع سجائر
-13 en: textile mill; spinning mill
-13 ar: مصنع نسيج
-14 en: garment factory; ready-made garments
-14 ar: مصنع ملابس; الملابس الجاهزة
-15 en: shoe factory; tannery; leather goods; leather tanning
-15 ar: مدبغة; دباغة الجلود
-16 en: sawmill; timber products
-16 ar: منشرة
-17 en: paper mill; tissue paper
-17 ar: مصنع ورق
-18 en: printing press; commercial printing; printing services
-18 ar: مطبعة; المطابع
-19 en: oil refinery; refinery
-19 ar: مصفاة; مصفاة نفط
-20 en: petrochemical complex; ammonia plant; methanol plant; polyethylene
-20 ar: البتروكيماويات; مجمع بتروكيماويات
-21 en: pharmaceutical plant; vaccine manufacturing
-21 ar: مصنع أدوية; الأدوية
-22 en: plastic pipes; tyre factory
-22 ar: الأنابيب البلاستيكية
-23 en: cement plant; glass factory; ceramic tiles
-23 ar: مصنع أسمنت; البلاط الخزفي
-24 en: steel mill; aluminium smelter; aluminum smelter; copper smelter; precious metals refining;
-    rolling mill
-24 ar: مصنع صلب; مصهر ألمنيوم; الألمنيوم
-25 en: steel structures fabrication; metal fabrication
-25 ar: الهياكل المعدنية
-26 en: semiconductor fab; electronics assembly
-26 ar: أشباه الموصلات
-27 en: solar panels; transformer factory; battery plant
-27 ar: الألواح الشمسية; مصنع بطاريات
-28 en: machinery manufacturing; industrial pumps
-28 ar: المضخات الصناعية
-29 en: car assembly plant; automotive assembly; auto parts
-29 ar: مصنع سيارات; تجميع السيارات
-30 en: shipyard; aircraft manufacturing
-30 ar: حوض بناء السفن
-31 en: furniture factory
-31 ar: مصنع أثاث
-32 en: jewelry; medical devices; toys
-32 ar: المستلزمات الطبية
-33 en: equipment maintenance; industrial maintenance; machinery repair; aircraft maintenance
-33 ar: الصيانة الصناعية; صيانة المعدات الصناعية
-35 en: power plant; solar power plant; wind farm; electricity grid; district cooling; electricity
-    supply; power station; gas distribution network
-35 ar: محطة كهرباء; محطة طاقة شمسية; طاقة الرياح; تبريد المناطق; توليد الكهرباء; شبكة الكهرباء
-36 en: desalination plant; water treatment plant; water supply network; water supply
-36 ar: محطة تحلية; تحلية المياه; شبكة المياه
-37 en: sewage treatment; wastewater treatment plant; sewer network
-37 ar: معالجة مياه الصرف الصحي; شبكة الصرف الصحي
-38 en: recycling plant; landfill; waste collection; waste to energy
-38 ar: إعادة التدوير; مكب النفايات
-39 en: soil remediation; oil spill cleanup
-39 ar: معالجة التربة
-41 en: residential towers; housing project; villas; office building; school building; residential
-    buildings; commercial buildings
-41 ar: مشروع إسكان; الوحدات السكنية; مجمع سكني; بناء المباني; الأبراج السكنية
-42 en: highway; road construction; bridge; tunnel; metro line; railway line; port expansion; pipeline
-    construction; dam
-42 ar: الطرق السريعة; الجسور; الأنفاق; خط السكة الحديدية; شبكة الطرق
-43 en: demolition works; electrical works; plumbing works; fit-out; hvac installation
-43 ar: أعمال السباكة; أعمال التشطيبات
-45 en: car dealership; auto repair workshop; car showroom
-45 ar: معرض سيارات; ورشة سيارات
-46 en: wholesale distribution; distribution center; trading company
-46 ar: تجارة الجملة; مركز توزيع
-47 en: shopping mall; supermarket; hypermarket; petrol station; online store; e-commerce
-47 ar: مركز تسوق; سوبرماركت; محطة وقود; التجارة الإلكترونية
-49 en: trucking company; bus service; freight rail; oil pipeline
-49 ar: النقل بالشاحنات; حافلات النقل العام
-50 en: ferry service; shipping line; container shipping
-50 ar: العبارات; الشحن البحري
-51 en: airline; air cargo
-51 ar: شركة طيران; الشحن الجوي
-52 en: logistics park; cold storage; warehouse; container terminal; dry port
-52 ar: المستودعات; التخزين المبرد; الخدمات اللوجستية; محطة الحاويات
-53 en: parcel delivery; postal service
-53 ar: البريد; توصيل الطرود
-55 en: hotel; resort; serviced apartments; hotel rooms
-55 ar: فندق; منتجع; الفنادق
-56 en: restaurant; catering services; coffee shop; food court
-56 ar: مطعم; المطاعم; مقهى; خدمات الإعاشة
-58 en: book publisher; newspaper
-58 ar: دار نشر
-59 en: film studio; film production; cinema
-59 ar: استوديو; دور السينما
-60 en: tv channel; radio station
-60 ar: قناة تلفزيونية; محطة إذاعية
-61 en: fibre network; 5g network; mobile network; telecom tower
-61 ar: شبكة الألياف; شبكة الجيل الخامس; الاتصالات
-62 en: software development; it services; system integration
-62 ar: تطوير البرمجيات; تقنية المعلومات
-63 en: data center; data centre; cloud hosting
-63 ar: مركز بيانات; الحوسبة السحابية
-64 en: bank; banking services; microfinance
-64 ar: بنك; الخدمات المصرفية; التمويل
-65 en: insurance company; takaful
-65 ar: شركة تأمين; التكافل
-66 en: asset management; stock exchange; brokerage firm
-66 ar: إدارة الأصول; السوق المالية
-68 en: real estate development; property management; real estate leasing
-68 ar: التطوير العقاري; إدارة الأملاك
-69 en: law firm; audit firm; legal services
-69 ar: مكتب محاماة; مكتب محاسبة
-70 en: management consulting; corporate headquarters
-70 ar: الاستشارات الإدارية
-71 en: engineering design; engineering consultancy; surveying; architectural design; engineering
-    services
-71 ar: الاستشارات الهندسية; التصميم الهندسي
-72 en: research center; r&d center; research and development
-72 ar: مركز أبحاث; البحث والتطوير
-73 en: advertising agency; marketing campaign
-73 ar: وكالة إعلان; التسويق
-74 en: interior design; translation services
-74 ar: التصميم الداخلي; الترجمة
-75 en: veterinary clinic; animal hospital
-75 ar: عيادة بيطرية
-77 en: car rental; equipment rental
-77 ar: تأجير السيارات; تأجير المعدات
-78 en: recruitment agency; manpower supply; staffing
-78 ar: مكتب استقدام; توريد العمالة
-79 en: travel agency; tour operator; umrah services
-79 ar: وكالة سفر; السياحة
-80 en: security guards; cctv
-80 ar: الحراسات الأمنية
-81 en: facility management; facilities management; cleaning services; landscaping
-81 ar: إدارة المرافق; خدمات النظافة
-82 en: call center; exhibition center; conference center; shared services center
-82 ar: مركز اتصال; مركز المعارض; مركز المؤتمرات
-84 en: ministry; municipality; government agency; civil defense; public administration
-84 ar: وزارة; البلدية; الدفاع المدني
-85 en: school; university; training institute; kindergarten; vocational training
-85 ar: مدرسة; جامعة; معهد تدريب; التدريب المهني; روضة أطفال
-86 en: hospital; clinic; medical center; health center
-86 ar: مستشفى; المستشفيات; عيادة; مركز صحي
-87 en: nursing home; elderly care home; rehabilitation center
-87 ar: دار رعاية المسنين
-88 en: day care center; social services; charity
-88 ar: الجمعيات الخيرية; رعاية الأيتام
-90 en: theatre; concert hall; opera house
-90 ar: مسرح; دار الأوبرا
-91 en: museum; public library; heritage site; zoo
-91 ar: متحف; مكتبة عامة; حديقة حيوان
-92 en: casino; lottery
-92 ar: اليانصيب
-93 en: stadium; sports complex; theme park; amusement park; gym; golf course
-93 ar: ملعب; مدينة رياضية; مدينة ملاهي; نادي رياضي
-94 en: chamber of commerce; trade association; mosque
-94 ar: غرفة تجارية; مسجد
-95 en: phone repair; appliance repair
-95 ar: صيانة الجوالات; صيانة الأجهزة المنزلية
-96 en: laundry; beauty salon; barber shop; spa
-96 ar: مغسلة; صالون تجميل; حلاقة
-97 en: domestic workers; housemaids; private drivers
-97 ar: العمالة المنزلية; السائقين الخاصين
-98 en: subsistence farming; own-use production
-98 ar: الإنتاج للاستهلاك الذاتي
-99 en: embassy; united nations; international organization
-99 ar: سفارة; الأمم المتحدة; المنظمات الدولية
+01 en: date palm plantation =0122; greenhouse farming =0113; poultry farm =0146; dairy farm =0141
+01 ar: مزرعة دواجن =0146; زراعة النخيل =0122; البيوت المحمية =0113
+02 en: timber plantation =0210; afforestation =0210
+02 ar: التشجير =0210
+03 en: fish farm =0321; shrimp farm =0321
+03 ar: الاستزراع السمكي =0321; مزرعة أسماك =0321
+05 en: coal mine =0510
+05 ar: منجم فحم =0510
+06 en: oil field =0610; gas field =0620; crude oil production =0610
+06 ar: حقل نفط =0610; حقل غاز =0620
+07 en: gold mine =0729; copper mine =0729; bauxite mine =0729
+07 ar: منجم ذهب =0729; منجم نحاس =0729
+08 en: limestone quarry =0810; sand quarry =0810; phosphate rock mine =0891
+08 ar: محجر =0810
+09 en: oilfield services =0910; drilling services =0910
+09 ar: خدمات الحفر =0910
+10 en: food processing plant =1079; flour mill =1061; bakery =1071; dairy plant =1050; vegetable oils =1040;
+    sugar refinery =1072; slaughterhouse =1010
+10 ar: مصنع أغذية =1079; مطحنة دقيق =1061; مخبز =1071; وجبات جاهزة =1075; مسلخ =1010; الأغذية المجمدة =1075
+11 en: bottled water plant =1104; beverage bottling =1104
+11 ar: مصنع مياه معبأة =1104; مصنع عصائر =1104
+12 en: cigarette factory =1200
+12 ar: مصنع سجائر =1200
+13 en: textile mill =1312; spinning mill =1311
+13 ar: مصنع نسيج =1312
+14 en: garment factory =1410; ready-made garments =1410
+14 ar: مصنع ملابس =1410; الملابس الجاهزة =1410
+15 en: shoe factory =1520; tannery =1511; leather goods =1512; leather tanning =1511
+15 ar: مدبغة =1511; دباغة الجلود =1511
+16 en: sawmill =1610; timber products =1629
+16 ar: منشرة =1610
+17 en: paper mill =1701; tissue paper =1709
+17 ar: مصنع ورق =1701
+18 en: printing press =1811; commercial printing =1811; printing services =1811
+18 ar: مطبعة =1811; المطابع =1811
+19 en: oil refinery =1920; refinery =1920
+19 ar: مصفاة =1920; مصفاة نفط =1920
+20 en: petrochemical complex =2011; ammonia plant =2012; methanol plant =2011; polyethylene =2013
+20 ar: البتروكيماويات =2011; مجمع بتروكيماويات =2011
+21 en: pharmaceutical plant =2100; vaccine manufacturing =2100
+21 ar: مصنع أدوية =2100; الأدوية =2100
+22 en: plastic pipes =2220; tyre factory =2211
+22 ar: الأنابيب البلاستيكية =2220
+23 en: cement plant =2394; glass factory =2310; ceramic tiles =2392
+23 ar: مصنع أسمنت =2394; البلاط الخزفي =2392
+24 en: steel mill =2410; aluminium smelter =2420; aluminum smelter =2420; copper smelter =2420;
+    precious metals
+    refining =2420; rolling mill =2410
+24 ar: مصنع صلب =2410; مصهر ألمنيوم =2420; الألمنيوم =2420
+25 en: steel structures fabrication =2511; metal fabrication =2599
+25 ar: الهياكل المعدنية =2511
+26 en: semiconductor fab =2610; electronics assembly =2610; solar panels =2610
+26 ar: أشباه الموصلات =2610
+27 en: transformer factory =2710; battery plant =2720
+27 ar: الألواح الشمسية =2790; مصنع بطاريات =2720
+28 en: machinery manufacturing =2829; industrial pumps =2813
+28 ar: المضخات الصناعية =2813
+29 en: car assembly plant =2910; automotive assembly =2910; auto parts =2930
+29 ar: مصنع سيارات =2910; تجميع السيارات =2910
+30 en: shipyard =3011; aircraft manufacturing =3030
+30 ar: حوض بناء السفن =3011
+31 en: furniture factory =3100
+31 ar: مصنع أثاث =3100
+32 en: jewelry =3211; medical devices =3250; toys =3240
+32 ar: المستلزمات الطبية =3250
+33 en: industrial maintenance =3312; machinery repair =3312; aircraft maintenance =3315
+33 ar: الصيانة الصناعية =3312; صيانة المعدات الصناعية =3312
+35 en: power plant =3510; solar power plant =3510; wind farm =3510; electricity grid =3510;
+    district cooling =3530;
+    electricity supply =3510; power station =3510; gas distribution network =3520
+35 ar: محطة كهرباء =3510; محطة طاقة شمسية =3510; طاقة الرياح =3510; تبريد المناطق =3530;
+    توليد الكهرباء =3510;
+    شبكة الكهرباء =3510
+36 en: desalination plant =3600; water treatment plant =3600; water supply network =3600; water supply =3600
+36 ar: محطة تحلية =3600; تحلية المياه =3600; شبكة المياه =3600
+37 en: sewage treatment =3700; wastewater treatment plant =3700; sewer network =3700
+37 ar: معالجة مياه الصرف الصحي =3700; شبكة الصرف الصحي =3700
+38 en: recycling plant =3830; landfill =3821; waste collection =3811; waste to energy =3821
+38 ar: إعادة التدوير =3830; مكب النفايات =3821
+39 en: soil remediation =3900; oil spill cleanup =3900
+39 ar: معالجة التربة =3900
+41 en: residential towers =4100; housing project =4100; villas =4100; office building =4100;
+    school building =4100;
+    residential buildings =4100; commercial buildings =4100
+41 ar: مشروع إسكان =4100; الوحدات السكنية =4100; مجمع سكني =4100; بناء المباني =4100; الأبراج السكنية =4100
+42 en: highway =4210; road construction =4210; bridge =4210; tunnel =4210; metro line =4210;
+    railway line =4210;
+    port expansion =4290; pipeline construction =4220; dam =4290
+42 ar: الطرق السريعة =4210; الجسور =4210; الأنفاق =4210; خط السكة الحديدية =4210; شبكة الطرق =4210
+43 en: demolition works =4311; electrical works =4321; plumbing works =4322; fit-out =4330;
+    hvac installation =4322
+43 ar: أعمال السباكة =4322; أعمال التشطيبات =4330
+45 en: car dealership =4510; auto repair workshop =4520; car showroom =4510
+45 ar: معرض سيارات =4510; ورشة سيارات =4520
+46 en: wholesale distribution =4690; distribution center =4690; trading company =4690
+46 ar: تجارة الجملة =4690; مركز توزيع =4690
+47 en: shopping mall =4719; supermarket =4711; hypermarket =4711; petrol station =4730; online store =4791;
+    e-commerce =4791
+47 ar: مركز تسوق =4719; سوبرماركت =4711; محطة وقود =4730; التجارة الإلكترونية =4791
+49 en: trucking company =4923; bus service =4921; freight rail =4912; oil pipeline =4930
+49 ar: النقل بالشاحنات =4923; حافلات النقل العام =4921
+50 en: ferry service =5011; shipping line =5012; container shipping =5012
+50 ar: العبارات =5011; الشحن البحري =5012
+51 en: airline =5110; air cargo =5120
+51 ar: شركة طيران =5110; الشحن الجوي =5120
+52 en: logistics park =5210; cold storage =5210; warehouse =5210; container terminal =5224; dry port =5229
+52 ar: المستودعات =5210; التخزين المبرد =5210; الخدمات اللوجستية =5229; محطة الحاويات =5224
+53 en: parcel delivery =5320; postal service =5310
+53 ar: البريد =5310; توصيل الطرود =5320
+55 en: hotel =5510; resort =5510; serviced apartments =5510; hotel rooms =5510
+55 ar: فندق =5510; منتجع =5510; الفنادق =5510
+56 en: restaurant =5610; catering services =5621; coffee shop =5630; food court =5610
+56 ar: مطعم =5610; المطاعم =5610; مقهى =5630; خدمات الإعاشة =5629
+58 en: book publisher =5811; newspaper =5813
+58 ar: دار نشر =5811
+59 en: film studio =5911; film production =5911; cinema =5914
+59 ar: استوديو =5911; دور السينما =5914
+60 en: tv channel =6020; radio station =6010
+60 ar: قناة تلفزيونية =6020; محطة إذاعية =6010
+61 en: fibre network =6110; 5g network =6120; mobile network =6120; telecom tower =6190
+61 ar: شبكة الألياف =6110; شبكة الجيل الخامس =6120; الاتصالات =6190
+62 en: software development =6201; it services =6209; system integration =6202
+62 ar: تطوير البرمجيات =6201; تقنية المعلومات =6209
+63 en: data center =6311; data centre =6311; cloud hosting =6311
+63 ar: مركز بيانات =6311; الحوسبة السحابية =6311
+64 en: bank =6419; banking services =6419; microfinance =6492
+64 ar: بنك =6419; الخدمات المصرفية =6419
+65 en: insurance company =6512; takaful =6512
+65 ar: شركة تأمين =6512; التكافل =6512
+66 en: asset management =6630; stock exchange =6611; brokerage firm =6612
+66 ar: إدارة الأصول =6630; السوق المالية =6611
+68 en: real estate development =6810; property management =6820; real estate leasing =6810
+68 ar: التطوير العقاري =6810; إدارة الأملاك =6820
+69 en: law firm =6910; audit firm =6920; legal services =6910
+69 ar: مكتب محاماة =6910; مكتب محاسبة =6920
+70 en: management consulting =7020; corporate headquarters =7010
+70 ar: الاستشارات الإدارية =7020
+71 en: engineering design =7110; engineering consultancy =7110; surveying =7110; architectural design =7110;
+    engineering services =7110
+71 ar: الاستشارات الهندسية =7110; التصميم الهندسي =7110
+72 en: research center =7210; r&d center =7210; research and development =7210
+72 ar: مركز أبحاث =7210; البحث والتطوير =7210
+73 en: advertising agency =7310; marketing campaign =7310
+73 ar: وكالة إعلان =7310
+74 en: interior design =7410; translation services =7490
+74 ar: التصميم الداخلي =7410; الترجمة =7490
+75 en: veterinary clinic =7500; animal hospital =7500
+75 ar: عيادة بيطرية =7500
+77 en: car rental =7710; equipment rental =7730
+77 ar: تأجير السيارات =7710; تأجير المعدات =7730
+78 en: recruitment agency =7810; manpower supply =7830; staffing =7820
+78 ar: مكتب استقدام =7810; توريد العمالة =7830
+79 en: travel agency =7911; tour operator =7912; umrah services =7912
+79 ar: وكالة سفر =7911
+80 en: security guards =8010; cctv =8020
+80 ar: الحراسات الأمنية =8010
+81 en: facility management =8110; facilities management =8110; cleaning services =8121; landscaping =8130
+81 ar: إدارة المرافق =8110; خدمات النظافة =8121
+82 en: call center =8220; exhibition center =8230; conference center =8230; shared services center =8211
+82 ar: مركز اتصال =8220; مركز المعارض =8230; مركز المؤتمرات =8230
+84 en: ministry =8411; municipality =8411; government agency =8411; civil defense =8423;
+    public administration =8411
+84 ar: وزارة =8411; البلدية =8411; الدفاع المدني =8423
+85 en: school =8521; university =8530; training institute =8549; kindergarten =8510;
+    vocational training =8522
+85 ar: مدرسة =8521; جامعة =8530; معهد تدريب =8549; التدريب المهني =8522; روضة أطفال =8510
+86 en: hospital =8610; clinic =8620; medical center =8620; health center =8620
+86 ar: مستشفى =8610; المستشفيات =8610; عيادة =8620; مركز صحي =8620
+87 en: nursing home =8710; elderly care home =8730; rehabilitation center =8720
+87 ar: دار رعاية المسنين =8730
+88 en: day care center =8890; social services =8810; charity =8890
+88 ar: الجمعيات الخيرية =8890; رعاية الأيتام =8890
+90 en: theatre =9000; concert hall =9000; opera house =9000
+90 ar: مسرح =9000; دار الأوبرا =9000
+91 en: museum =9102; public library =9101; heritage site =9102; zoo =9103
+91 ar: متحف =9102; مكتبة عامة =9101; حديقة حيوان =9103
+92 en: casino =9200; lottery =9200
+92 ar: اليانصيب =9200
+93 en: stadium =9311; sports complex =9311; theme park =9321; amusement park =9321; gym =9311;
+    golf course =9311
+93 ar: ملعب =9311; مدينة رياضية =9311; مدينة ملاهي =9321; نادي رياضي =9312
+94 en: chamber of commerce =9411; trade association =9411; mosque =9491
+94 ar: غرفة تجارية =9411; مسجد =9491
+95 en: phone repair =9512; appliance repair =9522
+95 ar: صيانة الجوالات =9512; صيانة الأجهزة المنزلية =9522
+96 en: laundry =9601; beauty salon =9602; barber shop =9602; spa =9609
+96 ar: مغسلة =9601; صالون تجميل =9602; حلاقة =9602
+97 en: domestic workers =9700; housemaids =9700; private drivers =9700
+97 ar: العمالة المنزلية =9700; السائقين الخاصين =9700
+98 en: subsistence farming =9810; own-use production =9810
+98 ar: الإنتاج للاستهلاك الذاتي =9810
+99 en: embassy =9900; united nations =9900; international organization =9900
+99 ar: سفارة =9900; الأمم المتحدة =9900; المنظمات الدولية =9900
 """
 
 
-def _curated() -> dict[str, tuple[list[str], list[str]]]:
-    """Division number -> (English phrases, Arabic phrases), from CURATED_TABLE."""
+def _curated() -> dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]]:
+    """Division number -> (English, Arabic) lists of (phrase, cited class), from CURATED_TABLE."""
     text: dict[tuple[str, str], str] = {}
     key = ("", "")
     for line in CURATED_TABLE.strip().splitlines():
@@ -672,7 +686,63 @@ def _curated() -> dict[str, tuple[list[str], list[str]]]:
         else:  # a continuation line
             text[key] += " " + line
     numbers = sorted({number for number, _ in text})
-    return {n: (_phrases(text.get((n, "en"), "")), _phrases(text.get((n, "ar"), ""))) for n in numbers}
+
+    def cited(block: str) -> list[tuple[str, str]]:
+        out = []
+        for item in _phrases(block):
+            phrase, _, cls = item.rpartition(" =")
+            if not re.fullmatch(r"[0-9]{4}", cls):
+                raise SystemExit(f"CURATED_TABLE: {item!r} cites no class (write 'phrase =NNNN')")
+            out.append((phrase.strip(), cls))
+        return out
+
+    return {n: (cited(text.get((n, "en"), "")), cited(text.get((n, "ar"), ""))) for n in numbers}
+
+
+# Single words specific enough to be a pattern on their own: each names one kind of
+# activity, facility or product of one division. Any other single word (from the
+# ISIC titles or the table above) is left out: "lime", "nuts", "tanks", "entertainment"
+# or "turbines" occur in project texts of many divisions. tests/test_content.py
+# lists the same words: changing this list is a reviewed decision.
+SPECIFIC_WORDS = frozenset(
+    _words(
+        """
+    buffaloes camels cattle cereals goats grapes horses melons pigs poultry rice sheep swine
+    afforestation logging silviculture aquaculture fishing anthracite coal lignite uranium peat
+    bakery chocolate cocoa couscous crustaceans macaroni molluscs noodles slaughterhouse starches
+    malt wines carpets cordage rugs twine footwear handbags luggage saddlery tannery cork joinery
+    sawmill paperboard pulp refinery detergents fertilizers paints perfumes pesticides polyethylene
+    soap varnishes pharmaceuticals cement porcelain ammunition cutlery weapons clocks watches
+    bearings trailers semi-trailers coachwork bicycles shipyard spacecraft furniture jewellery
+    jewelry toys sewerage landfill remediation villas bridge dam highway tunnel demolition fit-out
+    plumbing e-commerce hypermarket supermarket airline warehouse warehousing courier postal hotel
+    resort restaurant restaurants newspaper newspapers museum cinema broadcasting telecommunications
+    bank microfinance reinsurance takaful accounting auditing bookkeeping surveying advertising
+    veterinary staffing
+    cctv landscaping photocopying ministry municipality kindergarten school university clinic
+    hospital charity theatre archives libraries library museums zoo betting casino gambling lottery
+    gym stadium mosque funeral hairdressing laundry spa housemaids embassy
+    الأرز الأعناب الجاموس الحمضيات الخنازير الخيول الدواجن الضأن الماشية الماعز الموالح الأحراج
+    التشجير المائيات الأنفراثيت الفحم الليغنيت الثوريوم الخث محجر الرخويات الشوكولاتة القشريات
+    الكاكاو الكسكسي المعكرونة النشاء مخبز مسلخ الأنبذة البسط السجاد الأحذية الأعنة السروج مدبغة
+    الفلين منشرة اللباب المطابع مطبعة مصفاة البتروكيماويات الدهانات الصابون العطور المنظفات
+    الورنيشات الأدوية الأسمنت الخزف الألمنيوم الأسلحة الذخائر الأثاث المجوهرات الأنفاق الجسور الهدم
+    سوبرماركت العبارات المستودعات البريد الفنادق فندق منتجع المطاعم مطعم مقهى الصحف المجلات استوديو
+    الإذاعة التليفزيون الاتصالات بنك التكافل المحاسبة الإعلان الترجمة البلدية وزارة جامعة مدرسة
+    المستشفيات عيادة مستشفى المدمنين مسرح المتاحف المحفوظات المكتبات متحف المراهنة اليانصيب ملعب
+    مسجد الجنازات حلاقة مغسلة سفارة
+    """
+    )
+)
+# Activity nouns the generator puts after (English) or before (Arabic) an object taken
+# from an ISIC title ("renting of motor vehicles" -> "motor vehicle rental"): the audit
+# accepts them in a generated pattern besides the title's own words.
+ACTIVITY_WORDS = tuple(
+    sorted(
+        {*EN_ACTIVITY.values(), *(w for v in AR_ACTIVITY for w in v.split())}
+        | {short for _, short in AR_QUALIFIERS}
+    )
+)
 
 
 CURATED = _curated()
@@ -690,6 +760,19 @@ class Candidate:
     confidence: float
     description: str
     variant: bool = False  # a second form of another candidate (kept only if not near it)
+    hand_written: bool = False  # from CURATED_TABLE
+
+    def problems(self) -> list[str]:
+        """What the content audit says about this candidate (tooling/scripts/audit_mapping.py)."""
+        return audit_pattern(
+            self.pattern,
+            self.sector_code,
+            self.language,
+            self.reference,
+            hand_written=self.hand_written,
+            specific_words=SPECIFIC_WORDS,
+            activity_words=ACTIVITY_WORDS,
+        )
 
 
 def _load_isic(language: str) -> Any:
@@ -752,14 +835,15 @@ def _candidates() -> Iterator[Candidate]:
         for code, division in _divisions(doc):
             number = division["division"]
             en, ar = CURATED.get(number, ((), ()))
-            for phrase in en if language == "en" else ar:
+            for phrase, cls in en if language == "en" else ar:
                 yield Candidate(
                     language,
                     phrase,
                     code,
-                    f"ISIC Rev.4 division {number}",
+                    f"ISIC Rev.4 class {cls}",
                     0.85,
-                    f"Common wording for ISIC Rev.4 division {number}",
+                    f"Common wording for ISIC Rev.4 class {cls}",
+                    hand_written=True,
                 )
 
 
@@ -794,11 +878,24 @@ class _NearIndex:
         self.by_length.setdefault(len(text), []).append(text)
 
 
+def audited(candidates: Iterable[Candidate]) -> Iterator[Candidate]:
+    """The candidates that pass the content audit; a hand-written one that fails is an error to fix."""
+    wrong = []
+    for cand in candidates:
+        problems = cand.problems()
+        if not problems:
+            yield cand
+        elif cand.hand_written:
+            wrong.extend(f"{cand.language} {cand.pattern!r} -> {cand.sector_code}: {p}" for p in problems)
+    if wrong:
+        raise SystemExit("CURATED_TABLE fails the content audit:\n  " + "\n  ".join(wrong))
+
+
 def select(candidates: Iterable[Candidate]) -> list[Candidate]:
     """Keep one candidate per (language, normalized pattern): first wins, ambiguous ones go."""
     first: dict[tuple[str, str], Candidate] = {}
     codes: dict[tuple[str, str], set[str]] = {}
-    for cand in candidates:
+    for cand in audited(candidates):
         key = (cand.language, normalize(cand.pattern))
         if not key[1]:
             continue

@@ -1,4 +1,4 @@
-"""Flywheel commands: learn, suggest, confidence, health, import."""
+"""Flywheel commands: suggest, confidence, health, import (`learn` is cli/learning.py)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,20 @@ from typing import Any
 
 import click
 
-from ..compare.diff import render_text
 from ..errors import EntrySyntaxError, UsageError
-from ..gates.engine import run_gates
-from ..gates.findings import GateResult
-from ..learning import BaseState
-from ..learning.assumptions import learn_assumptions
+from ..gates.holdout import screen_entries
 from ..learning.importer import FORMATS as INPUT_FORMATS
 from ..learning.importer import import_file
-from ..learning.mapping import learn_mapping
-from ..learning.scenarios import learn_scenario, suggest
-from ..learning.workforce import WORKFORCE, coverage, learn_workforce
+from ..learning.scenarios import suggest
 from ..publication.health import health
 from ..runtime.reading import confidence_report
 from ..store.confidence import as_datetime
+from ..store.rules import load_rules
+from ..store.states import TreeState
 from ..store.versions import latest_version
 from ..store.yamlio import dump_yaml, load_yaml
 from .common import emit, emit_json, open_repo, repo_option, say
-
-OUTPUT = click.Choice(["text", "json"])
+from .learning import OUTPUT, _draft_options, _drafted
 
 
 def _at(text: str | None) -> dt.datetime | None:
@@ -35,294 +30,6 @@ def _at(text: str | None) -> dt.datetime | None:
         return as_datetime(text)
     except ValueError:
         raise UsageError(f"--at {text!r} is not a date (YYYY-MM-DD) or RFC 3339 timestamp") from None
-
-
-def _draft_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--base", default="main", show_default=True, help="Read the knowledge at this ref."),
-            click.option("--draft", "draft_name", default=None, help="Name of the draft branch to create."),
-            click.option(
-                "--by", "actor", default=None, help="Who runs it (e-mail; default: git's user.email)."
-            ),
-            click.option("--dry-run", is_flag=True, help="Compute and print, write no branch."),
-            click.option("--format", "fmt", type=OUTPUT, default="text", show_default=True),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def _drafted(report: dict[str, Any], nothing: str = "nothing to learn") -> None:
-    if report.get("draft") and report.get("commit"):
-        say(f"wrote {report['draft']} at {report['commit'][:12]}")
-    elif report.get("draft"):
-        say(f"dry run: would write {report['draft']}")
-    else:
-        say(f"{nothing}: no draft written")
-
-
-# --- learn ----------------------------------------------------------------------------------------
-
-
-@click.group("learn")
-def learn_group() -> None:
-    """Draft new knowledge from evidence: overrides, scenarios, calibration notes.
-
-    Each learner reads the knowledge at --base (default main) and writes one
-    commit on a new draft branch with provenance trailers; publish it like
-    any other draft.
-
-    \b
-    Example:
-      canonry learn mapping
-      canonry learn scenario-patterns --from scenario.yaml
-      canonry learn assumptions
-      canonry learn workforce --from nationality-overrides.csv
-    """
-
-
-@learn_group.command("mapping")
-@repo_option
-@click.option("--since", default=None, metavar="VERSION", help="Only overrides added since mapping@VERSION.")
-@click.option(
-    "--min-frequency", type=int, default=None, help="Overrides a new pattern needs (default: policy)."
-)
-@_draft_options
-def learn_mapping_cmd(
-    repo_path: str | None,
-    since: str | None,
-    min_frequency: int | None,
-    base: str,
-    draft_name: str | None,
-    actor: str | None,
-    dry_run: bool,
-    fmt: str,
-) -> None:
-    """Learn mapping patterns and confidence from the overrides library.
-
-    Prints the draft's diff and the holdout comparison (base vs draft). Exit 1
-    when the holdout gate would refuse the draft (the draft is still written,
-    for a steward to inspect).
-
-    \b
-    Example:
-      canonry learn mapping
-      canonry learn mapping --since v3 --min-frequency 3 --format json
-    """
-    repo = open_repo(repo_path)
-    learned = learn_mapping(
-        repo,
-        base=base,
-        since=since,
-        min_frequency=min_frequency,
-        actor=actor,
-        draft_name=draft_name,
-        dry_run=dry_run,
-        judge=lambda base_commit, head: run_gates(repo, base_commit, head, gates=["holdout"]),
-    )
-    report = learned.report()
-    _drafted(report)
-    if fmt == "json":
-        emit_json(report)
-    else:
-        emit(_learn_text(report))
-        if learned.diff is not None:
-            emit(render_text(learned.diff))
-        if learned.holdout is not None:
-            emit(_holdout_text(learned.holdout))
-    if learned.holdout is not None and not learned.holdout.ok:
-        raise SystemExit(1)
-
-
-def _learn_text(report: dict[str, Any]) -> str:
-    lines = [
-        f"read {report['overrides_read']} overrides at {report['base']['ref']}"
-        f" ({report['overrides_considered']} not yet ingested); min frequency {report['min_frequency']}"
-    ]
-    for a in report["added"]:
-        lines.append(
-            f"+ {a['pattern']!r} -> {a['sector_code']} (confidence {a['confidence']},"
-            f" {len(a['override_ids'])} overrides)"
-        )
-    for c in report["changed"]:
-        lines.append(
-            f"~ {c['pattern']!r} -> {c['sector_code']}: confidence {c['old']} -> {c['new']}"
-            f" ({c['direction']})"
-        )
-    for s in report["skipped"]:
-        if "message" in s:
-            lines.append(f"! {s['message']}")
-    lines.append(f"{len(report['added'])} new patterns, {len(report['changed'])} confidence changes")
-    return "\n".join(lines) + "\n"
-
-
-def _holdout_text(gate: GateResult) -> str:
-    lines = []
-    for name, m in sorted(gate.metrics.get("holdout", {}).items()):
-        baseline = "-" if m["baseline"] is None else f"{m['baseline']:.4f}"
-        delta = "" if m["delta"] is None else f" ({m['delta']:+.4f})"
-        lines.append(
-            f"holdout {name}: {m['metric']} {baseline} -> {m['value']:.4f}{delta} on {m['cases']} cases;"
-            f" {len(m['flipped_to_correct'])} flipped to correct, {len(m['flipped_to_wrong'])} to wrong;"
-            f" McNemar p = {m['p_value']:.4g}"
-        )
-    for f in gate.findings:
-        lines.append(f"{f.location()}: {f.severity}: [{f.gate}] {f.message}")
-    lines.append("holdout gate: " + ("PASS" if gate.ok else "FAIL (publishing this draft will be refused)"))
-    return "\n".join(lines) + "\n"
-
-
-@learn_group.command("scenario-patterns")
-@repo_option
-@click.option(
-    "--from", "source", required=True, type=click.Path(dir_okay=False), help="The scenario (YAML/JSON)."
-)
-@_draft_options
-def learn_scenarios_cmd(
-    repo_path: str | None,
-    source: str,
-    base: str,
-    draft_name: str | None,
-    actor: str | None,
-    dry_run: bool,
-    fmt: str,
-) -> None:
-    """Record an engagement's scenario as a scenario pattern (merged or new).
-
-    The file holds engagement_id, scenario, project_type, sector_shares
-    (summing to 1), phasing (summing to 1) and import_share. It is merged into
-    the most similar pattern of the same project type when the cosine
-    similarity of sector shares is at least 0.8, and becomes a new one otherwise.
-
-    \b
-    Example:
-      canonry learn scenario-patterns --from scenario.yaml
-    """
-    repo = open_repo(repo_path)
-    learned = learn_scenario(repo, source, base=base, actor=actor, draft_name=draft_name, dry_run=dry_run)
-    report = learned.report()
-    _drafted(report)
-    if fmt == "json":
-        emit_json(report)
-        return
-    similarity = "-" if learned.similarity is None else f"{learned.similarity:.3f}"
-    entry = learned.entry
-    emit(
-        f"{learned.action} {entry['name']} ({entry['project_type']}), id {entry['id']};"
-        f" best similarity {similarity}; usage_count {entry['usage_count']}\n"
-    )
-    emit(dump_yaml(entry))
-
-
-@learn_group.command("assumptions")
-@repo_option
-@_draft_options
-def learn_assumptions_cmd(
-    repo_path: str | None, base: str, draft_name: str | None, actor: str | None, dry_run: bool, fmt: str
-) -> None:
-    """Update assumption defaults from promoted calibration notes.
-
-    A note with promotion_status PROMOTED and promoted_to naming an assumption
-    moves that NUMERIC default by its direction and magnitude (clamped to the
-    range) and is cited in calibration_note_ids.
-
-    \b
-    Example:
-      canonry learn assumptions
-      canonry learn assumptions --dry-run --format json
-    """
-    repo = open_repo(repo_path)
-    learned = learn_assumptions(repo, base=base, actor=actor, draft_name=draft_name, dry_run=dry_run)
-    report = learned.report()
-    _drafted(report)
-    if fmt == "json":
-        emit_json(report)
-        return
-    lines = [f"{report['notes_promoted']} promoted notes at {report['base']['ref']}"]
-    for c in report["changed"]:
-        clamp = " (clamped to range)" if c["clamped_to_range"] else ""
-        lines.append(
-            f"~ {c['assumption_type']} {c['sector_code']}: {c['old']} -> {c['new']}{clamp} ({c['id']})"
-        )
-    lines += [f"! {s['message']}" for s in report["skipped"] if "message" in s]
-    emit("\n".join(lines) + "\n")
-
-
-@learn_group.command("workforce")
-@repo_option
-@click.option(
-    "--from", "source", type=click.Path(dir_okay=False), help="Nationality overrides (CSV/JSON/JSONL)."
-)
-@click.option(
-    "--input-format", type=click.Choice(INPUT_FORMATS), default=None, help="Default: from the extension."
-)
-@click.option("--min-frequency", type=int, default=None, help="Overrides a cell needs (default: policy).")
-@_draft_options
-def learn_workforce_cmd(
-    repo_path: str | None,
-    source: str | None,
-    input_format: str | None,
-    min_frequency: int | None,
-    base: str,
-    draft_name: str | None,
-    actor: str | None,
-    dry_run: bool,
-    fmt: str,
-) -> None:
-    """Refine the nationality classification from overrides; report coverage.
-
-    Without --from, print the coverage report only: which occupation cells
-    are assumed and which calibrated.
-
-    \b
-    Example:
-      canonry learn workforce --from nationality-overrides.csv
-      canonry learn workforce --format json     # coverage only
-    """
-    repo = open_repo(repo_path)
-    if source is None:
-        report = coverage(BaseState.at(repo, base).library(WORKFORCE))
-        emit_json(report) if fmt == "json" else emit(_coverage_text(report))
-        return
-    learned = learn_workforce(
-        repo,
-        source,
-        base=base,
-        fmt=input_format,
-        min_frequency=min_frequency,
-        actor=actor,
-        draft_name=draft_name,
-        dry_run=dry_run,
-    )
-    report = learned.report()
-    _drafted(report)
-    if fmt == "json":
-        emit_json(report)
-        return
-    lines = [f"read {report['overrides_read']} nationality overrides"]
-    for c in report["changed"]:
-        lines.append(
-            f"~ {c['occupation_code']}: {c['old']['feasibility_class']} ({c['old']['basis']}) ->"
-            f" {c['new']['feasibility_class']} (calibrated, {len(c['override_ids'])} overrides)"
-        )
-    lines += [f"! {s['message']}" for s in report["skipped"] if "message" in s]
-    emit("\n".join(lines) + "\n" + _coverage_text(report["coverage"]))
-
-
-def _coverage_text(report: dict[str, Any]) -> str:
-    lines = [f"{'cell':<5} {'basis':<11} {'class':<23} title"]
-    for c in report["cells"]:
-        lines.append(
-            f"{c['occupation_code']!s:<5} {c['basis']!s:<11} {c['feasibility_class']!s:<23}"
-            f" {c['occupation_title']}"
-        )
-    pct = report["coverage_pct"]
-    lines.append(
-        f"coverage: {len(report['calibrated'])} calibrated, {len(report['assumed'])} assumed"
-        + (f" ({pct}% calibrated)" if pct is not None else "")
-    )
-    return "\n".join(lines) + "\n"
 
 
 # --- suggest, confidence, health --------------------------------------------------------------------
@@ -411,7 +118,7 @@ def health_cmd(repo_path: str | None, at: str | None, fmt: str) -> None:
         )
     split = doc["pct_entries_assumed_vs_calibrated"]
     lines += [
-        f"mapping accuracy (latest version): {_show(doc['mapping_accuracy'])}",
+        f"mapping accuracy (latest version): {_accuracy(doc)}",
         f"workforce coverage: {_show(doc['workforce_coverage_pct'], '%')}",
         f"override backlog: {_show(doc['override_backlog_count'])}",
         f"average days since last publication: {_show(doc['avg_days_since_last_publication'])}",
@@ -419,11 +126,29 @@ def health_cmd(repo_path: str | None, at: str | None, fmt: str) -> None:
         f"entries assumed / calibrated: {_show(split['assumed'], '%')} / {_show(split['calibrated'], '%')}",
         f"shared knowledge sanitized: {_show(doc['pct_shared_knowledge_sanitized'], '%')}",
     ]
+    from ..publication.gate_history import trend_lines
+
+    lines += trend_lines(doc.get("gates"))
     emit("\n".join(lines) + "\n")
 
 
 def _show(value: Any, unit: str = "") -> str:
     return "-" if value is None else f"{value}{unit}"
+
+
+def _accuracy(doc: dict[str, Any]) -> str:
+    """'0.4944 (95% interval 0.458-0.531, 712 cases; A 0.61, B 0.52, ...)' or '-'."""
+    value = doc.get("mapping_accuracy")
+    if value is None:
+        return "-"
+    text = f"{value}"
+    interval, cases = doc.get("mapping_accuracy_interval"), doc.get("mapping_accuracy_cases")
+    if interval:
+        text += f" (95% interval {interval[0]:.3f}-{interval[1]:.3f}, {cases} cases)"
+    sections = doc.get("mapping_accuracy_per_section") or {}
+    if sections:
+        text += "\n  per section: " + ", ".join(f"{k} {v['value']:.2f}" for k, v in sorted(sections.items()))
+    return text
 
 
 # --- import ----------------------------------------------------------------------------------------
@@ -444,7 +169,12 @@ def _show(value: Any, unit: str = "") -> str:
     "assignments",
     multiple=True,
     metavar="FIELD=VALUE",
-    help="A default for every row (VALUE read as YAML); a row's own value wins. Repeatable.",
+    help="A default for every new row (VALUE read as YAML); a row's own value wins. Repeatable.",
+)
+@click.option(
+    "--rescope",
+    is_flag=True,
+    help="Let rows change an existing entry's reuse_scope, workspace_id or sanitized_for_promotion.",
 )
 @_draft_options
 def import_cmd(
@@ -454,6 +184,7 @@ def import_cmd(
     source_ref: str,
     input_format: str | None,
     assignments: tuple[str, ...],
+    rescope: bool,
     base: str,
     draft_name: str | None,
     actor: str | None,
@@ -462,9 +193,10 @@ def import_cmd(
 ) -> None:
     """Upsert rows from a file into LIBRARY by its natural key, as a new draft.
 
-    Every row is checked against the library's schema and rules first; if any
-    fails, each failure is listed with its row number, nothing is written and
-    the exit code is 2.
+    Every row is checked against the library's schema and rules first, and for
+    leakage (a copy or near copy of a holdout case); if any fails, each failure
+    is listed with its row number, nothing is written and the exit code is 2.
+    An existing entry keeps its scope unless --rescope is given.
 
     \b
     Example:
@@ -489,6 +221,8 @@ def import_cmd(
         fmt=input_format,
         base=base,
         defaults=defaults,
+        rescope=rescope,
+        screen=lambda spec, entries: _leaks(repo, base, spec, entries),
         actor=actor,
         draft_name=draft_name,
         dry_run=dry_run,
@@ -504,6 +238,12 @@ def import_cmd(
     )
 
 
+def _leaks(repo: Any, base: str, spec: Any, entries: Any) -> list[tuple[str, str]]:
+    """The holdout gate's leakage check on the rows an import is about to write (read at the base)."""
+    state = TreeState(repo, repo.resolve_commit(base), base)
+    return screen_entries(state, load_rules(state).registry, spec, entries)
+
+
 def register(group: click.Group) -> None:
-    for command in (learn_group, suggest_cmd, confidence_cmd, health_cmd, import_cmd):
+    for command in (suggest_cmd, confidence_cmd, health_cmd, import_cmd):
         group.add_command(command)

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 from ..errors import EntrySyntaxError, RegistryError
-from ..learning.functions import resolve_function
+from ..learning.functions import FunctionPolicy, resolve_function, trusted_policy
 from ..store.entries import _Failure, store_for
 from ..store.registry import ID_RE, LibrarySpec
 from ..store.repo import BLOB_MODE, COMMIT_MODE, EXEC_MODE, LINK_MODE
@@ -21,7 +21,7 @@ from ..store.states import FileRef, State
 from ..store.yamlio import Path, load_yaml_with_positions, position_of
 from .findings import ERROR, Finding
 
-CACHE_VERSION = "entry-checks/1"
+CACHE_VERSION = "entry-checks/2"
 
 
 def mode_problem(mode: int) -> str | None:
@@ -43,8 +43,10 @@ def check_files(state: State, rules: Rules, spec: LibrarySpec, refs: Iterable[Fi
     findings: list[Finding] = []
     todo: list[FileRef] = []
     keys: dict[str, str] = {}
+    checks = _check_functions(spec, trusted_policy(state.repo))
+    ran = ",".join(name for name, _ in checks)  # which functions ran is part of the verdict
     for ref in refs:
-        key = f"{CACHE_VERSION}:{rules.digest}:{spec.name}:{ref.path}:{ref.oid}:{ref.mode:o}"
+        key = f"{CACHE_VERSION}:{rules.digest}:{ran}:{spec.name}:{ref.path}:{ref.oid}:{ref.mode:o}"
         keys[ref.path] = key
     stored = store.get_results(list(keys.values()))
     cached = {path: stored[key] for path, key in keys.items() if key in stored}
@@ -58,7 +60,6 @@ def check_files(state: State, rules: Rules, spec: LibrarySpec, refs: Iterable[Fi
         return findings
     plain = [r for r in todo if r.mode == BLOB_MODE]
     parsed = store.get_many(((r.path, r) for r in plain), state)
-    checks = _check_functions(spec)
     try:
         validator = rules.validator(spec)
     except RegistryError as exc:
@@ -76,13 +77,14 @@ def check_files(state: State, rules: Rules, spec: LibrarySpec, refs: Iterable[Fi
     return findings
 
 
-def _check_functions(spec: LibrarySpec) -> list[tuple[str, Callable[..., Any]]]:
+def _check_functions(spec: LibrarySpec, policy: FunctionPolicy) -> list[tuple[str, Callable[..., Any]]]:
+    """The library's check functions that may run: those the trusted registry names (learning.functions)."""
     out = []
     for name in spec.checks:
         try:
-            out.append((name, resolve_function(name)))
+            out.append((name, resolve_function(name, policy)))
         except RegistryError:
-            continue  # reported by the checks gate at library level
+            continue  # reported by the checks gate at library level; a draft's new function never runs
     return out
 
 
@@ -105,7 +107,18 @@ def _check_one(
         column: int | None = None,
         entry_id: str | None = None,
     ) -> None:
-        out.append(Finding(ref.path, line, column, gate, ERROR, message, lib, entry_id))
+        out.append(
+            Finding(
+                path=ref.path,
+                line=line,
+                column=column,
+                gate=gate,
+                severity=ERROR,
+                message=message,
+                library=lib,
+                entry_id=entry_id,
+            )
+        )
 
     problem = mode_problem(ref.mode)
     if problem:
@@ -151,7 +164,16 @@ def _check_one(
 
     if out and any(f.gate == "identity" and f.message.startswith("id:") for f in out):
         line, col = where(("id",))
-        out[-1] = Finding(ref.path, line, col, "identity", ERROR, out[-1].message, lib, eid)
+        out[-1] = Finding(
+            path=ref.path,
+            line=line,
+            column=col,
+            gate="identity",
+            severity=ERROR,
+            message=out[-1].message,
+            library=lib,
+            entry_id=eid,
+        )
     if validator is not None:
         for err in sorted(validator.iter_errors(parsed), key=lambda e: [str(p) for p in e.absolute_path]):
             line, col = where(tuple(err.absolute_path))

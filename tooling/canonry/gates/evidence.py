@@ -73,7 +73,7 @@ class _Overrides:
         self.libs: list[Library] = []
         if spec is not None:
             self.libs.append(ctx.head_library(spec))
-            base_tip = ctx.options.get("base_tip")
+            base_tip = ctx.options.base_tip
             if base_tip is not None:
                 self.libs.append(Library(base_tip, spec))
         self.found: dict[str, dict[str, Any]] = {}
@@ -99,7 +99,16 @@ def _check_entry(
     path = spec.entry_path(entry_id)
 
     def error(message: str) -> Finding:
-        return Finding(path, None, None, NAME, ERROR, message, spec.name, entry_id)
+        return Finding(
+            path=path,
+            line=None,
+            column=None,
+            gate=NAME,
+            severity=ERROR,
+            message=message,
+            library=spec.name,
+            entry_id=entry_id,
+        )
 
     out: list[Finding] = []
     cited = override_ids_of(entry)

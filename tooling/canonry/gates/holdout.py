@@ -10,7 +10,9 @@ set, its new set is checked for shape and leakage, and a warning says that it
 applies from the next draft on.
 
 Leakage is an error: a new or changed entry whose text fields equal a holdout
-text (after normalization), or that cites an override whose text does.
+text (after normalization) or are a near copy of one (the near-duplicate gate's
+normalization, similarity and threshold: `leak_finder`), or that cites an
+override whose text is.
 """
 
 from __future__ import annotations
@@ -20,23 +22,78 @@ from typing import Any
 
 from ..errors import HoldoutError
 from ..learning import override_ids_of, override_texts
-from ..learning.evaluators import Comparison, HoldoutSet, compare, describe_case, read_holdout
+from ..learning.evaluators import Comparison, HoldoutCase, HoldoutSet, compare, describe_case, read_holdout
 from ..learning.functions import evaluate
 from ..learning.matching import read_entries
 from ..store.entries import Library
-from ..store.registry import LibrarySpec
+from ..store.registry import LibrarySpec, Registry
 from ..store.states import State
 from ..store.text import normalize_text
 from .context import GateContext
 from .findings import ERROR, WARNING, Finding
+from .near import NearIndex
 
 NAME = "holdout"
 OVERRIDES = "overrides"
 MAX_LISTED = 50
+DEFAULT_THRESHOLD = 0.9  # when the examined library declares no near-duplicate threshold
+
+
+class LeakFinder:
+    """Holdout texts a text equals or nearly copies, through the near-duplicate gate's similarity index."""
+
+    def __init__(self, holdout: HoldoutSet, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.holdout = holdout
+        self.threshold = threshold
+        self._cases = {c.normalized: c for c in holdout.cases}
+        self._by_position = list(holdout.cases)
+        self._index = NearIndex(NearIndex.build({str(i): c.normalized for i, c in enumerate(holdout.cases)}))
+
+    def find(self, text: str) -> tuple[HoldoutCase, float] | None:
+        """(case, similarity) of the holdout case the text copies (1.0: the same text), or None."""
+        norm = normalize_text(text)
+        if not norm:
+            return None
+        exact = self._cases.get(norm)
+        if exact is not None:
+            return exact, 1.0
+        hits = self._index.similar(norm, self.threshold, set())
+        if not hits:
+            return None
+        position, score = max(hits, key=lambda h: (h[1], -int(h[0])))
+        return self._by_position[int(position)], score
+
+    def describe(self, text: str, exact: str = "the text of ") -> str | None:
+        """'<exact>holdout case at PATH:LINE', or 'a near copy (similarity S, ...) of ...', or None."""
+        found = self.find(text)
+        if found is None:
+            return None
+        case, score = found
+        where = f"holdout case at {self.holdout.path}:{case.line}"
+        if score >= 1.0 and normalize_text(text) == case.normalized:
+            return exact + where
+        return f"a near copy (similarity {score:.2f}, threshold {self.threshold:g}) of {where}: {case.text!r}"
+
+
+_FINDERS: dict[tuple[str, float, int], LeakFinder] = {}
+
+
+def leak_finder(holdout: HoldoutSet, spec: LibrarySpec | None = None) -> LeakFinder:
+    """The leak finder of a holdout set at the examined library's near-duplicate threshold (memoized)."""
+    threshold = DEFAULT_THRESHOLD
+    if spec is not None and spec.duplicates.near_fields:
+        threshold = spec.duplicates.near_threshold
+    key = (holdout.path, threshold, hash(holdout.cases))
+    finder = _FINDERS.get(key)
+    if finder is None:
+        if len(_FINDERS) > 8:
+            _FINDERS.clear()
+        finder = _FINDERS[key] = LeakFinder(holdout, threshold)
+    return finder
 
 
 def check(ctx: GateContext) -> list[Finding]:
-    base = ctx.options.get("base_tip") or ctx.base
+    base = ctx.options.base_tip or ctx.base
     out: list[Finding] = []
     for spec in ctx.specs():
         if spec.holdout is not None:
@@ -55,7 +112,15 @@ def _check_library(ctx: GateContext, spec: LibrarySpec, base: State | None) -> l
     exam_state = base if base is not None else ctx.head
 
     def finding(message: str, severity: str = ERROR, line: int | None = None, where: str = path) -> Finding:
-        return Finding(where, line, None, NAME, severity, message, spec.name)
+        return Finding(
+            path=where,
+            line=line,
+            column=None,
+            gate=NAME,
+            severity=severity,
+            message=message,
+            library=spec.name,
+        )
 
     holdout = read_holdout(exam_state, path)
     if holdout is None:  # nothing to measure with yet; a set arriving with this draft is checked
@@ -107,35 +172,46 @@ def _verdict(spec: LibrarySpec, c: Comparison, path: str) -> list[Finding]:
             reason = f"below the base's {c.baseline:.4f} + min_delta {min_delta:g} (delta {c.delta:+.4f})"
         out.append(
             Finding(
-                path,
-                None,
-                None,
-                NAME,
-                ERROR,
-                f"{c.metric} {c.value:.4f} on {c.cases} cases is {reason}; {flips}",
-                spec.name,
+                path=path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=ERROR,
+                message=f"{c.metric} {c.value:.4f}{_interval(c)} on {c.cases} cases is {reason}; {flips}",
+                library=spec.name,
             )
         )
     for flip in c.flipped_to_wrong[:MAX_LISTED]:
         out.append(
             Finding(
-                path,
-                flip["line"],
-                None,
-                NAME,
-                severity,
-                "flipped to wrong: " + describe_case(flip),
-                spec.name,
+                path=path,
+                line=flip["line"],
+                column=None,
+                gate=NAME,
+                severity=severity,
+                message="flipped to wrong: " + describe_case(flip),
+                library=spec.name,
             )
         )
     if len(c.flipped_to_wrong) > MAX_LISTED:
         more = len(c.flipped_to_wrong) - MAX_LISTED
         out.append(
             Finding(
-                path, None, None, NAME, severity, f"... and {more} more cases flipped to wrong", spec.name
+                path=path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=severity,
+                message=f"... and {more} more cases flipped to wrong",
+                library=spec.name,
             )
         )
     return out
+
+
+def _interval(c: Comparison) -> str:
+    interval = c.interval
+    return f" (95% interval {interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
 
 
 def _holdout_changes(
@@ -149,33 +225,51 @@ def _holdout_changes(
     if ctx.changes(spec.path):
         return [
             Finding(
-                path,
-                None,
-                None,
-                NAME,
-                ERROR,
-                f"the draft changes both the holdout set and {spec.name} entries: a draft cannot edit"
+                path=path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=ERROR,
+                message=f"the draft changes both the holdout set and {spec.name} entries: a draft cannot edit"
                 " its own exam (change the holdout set in a draft of its own)",
-                spec.name,
+                library=spec.name,
             )
         ]
     new = read_holdout(ctx.head, path)
     if new is None:
-        return [Finding(path, None, None, NAME, ERROR, "the draft deletes the holdout set", spec.name)]
+        return [
+            Finding(
+                path=path,
+                line=None,
+                column=None,
+                gate=NAME,
+                severity=ERROR,
+                message="the draft deletes the holdout set",
+                library=spec.name,
+            )
+        ]
     out = [
         Finding(
-            path,
-            None,
-            None,
-            NAME,
-            WARNING,
-            "the draft changes the holdout set: measured with the base's set;"
+            path=path,
+            line=None,
+            column=None,
+            gate=NAME,
+            severity=WARNING,
+            message="the draft changes the holdout set: measured with the base's set;"
             " the new one applies from the next draft (it needs a policy owner's approval)",
-            spec.name,
+            library=spec.name,
         )
     ]
     out.extend(
-        Finding(path, line, None, NAME, ERROR, f"draft's holdout set: {p}", spec.name)
+        Finding(
+            path=path,
+            line=line,
+            column=None,
+            gate=NAME,
+            severity=ERROR,
+            message=f"draft's holdout set: {p}",
+            library=spec.name,
+        )
         for line, p in new.problems
     )
     if not new.problems:
@@ -209,28 +303,28 @@ def _entry_leaks(
     holdout: HoldoutSet,
     only_new_texts: set[str] | None = None,
 ) -> list[Finding]:
-    lines = {c.normalized: c.line for c in holdout.cases}
+    exam = holdout
     if only_new_texts is not None:
-        lines = {t: line for t, line in lines.items() if t not in only_new_texts}
-    if not lines:
+        exam = HoldoutSet(holdout.path, tuple(c for c in holdout.cases if c.normalized not in only_new_texts))
+    if not exam.cases:
         return []
+    finder = leak_finder(exam, spec)
     fields = _text_fields(spec)
     out: list[Finding] = []
     for entry_id, entry in entries.items():
         for name in fields:
             value = entry.get(name)
-            if isinstance(value, str) and (norm := normalize_text(value)) in lines:
+            if isinstance(value, str) and (what := finder.describe(value)) is not None:
                 out.append(
                     Finding(
-                        spec.entry_path(entry_id),
-                        None,
-                        None,
-                        NAME,
-                        ERROR,
-                        f"leakage: {name} {value!r} is the text of holdout case at"
-                        f" {holdout.path}:{lines[norm]}",
-                        spec.name,
-                        entry_id,
+                        path=spec.entry_path(entry_id),
+                        line=None,
+                        column=None,
+                        gate=NAME,
+                        severity=ERROR,
+                        message=f"leakage: {name} {value!r} is {what}",
+                        library=spec.name,
+                        entry_id=entry_id,
                     )
                 )
     return out
@@ -247,23 +341,55 @@ def _override_leaks(
     if not wanted:
         return []
     texts = override_texts(ctx.head_library(registry.libraries[OVERRIDES]))
-    lines = {c.normalized: c.line for c in holdout.cases}
+    finder = leak_finder(holdout, spec)
     out: list[Finding] = []
     for entry_id, ids in cited.items():
         for override_id in ids:
             norm = texts.get(override_id)
-            if norm is not None and norm in lines:
+            what = finder.describe(norm, exact="the ") if norm is not None else None
+            if what is not None:
                 out.append(
                     Finding(
-                        spec.entry_path(entry_id),
-                        None,
-                        None,
-                        NAME,
-                        ERROR,
-                        f"leakage: learned from override {override_id}, whose text is the"
-                        f" holdout case at {holdout.path}:{lines[norm]}",
-                        spec.name,
-                        entry_id,
+                        path=spec.entry_path(entry_id),
+                        line=None,
+                        column=None,
+                        gate=NAME,
+                        severity=ERROR,
+                        message=f"leakage: learned from override {override_id}, whose text is {what}",
+                        library=spec.name,
+                        entry_id=entry_id,
                     )
                 )
+    return out
+
+
+def screen_entries(
+    state: State, registry: Registry | None, spec: LibrarySpec, entries: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str]]:
+    """(entry id, message) for entries about to be written that copy a holdout text (`import`'s screen).
+
+    A library's own text fields are compared with its holdout set; an override's
+    text with the holdout sets of every library (what a learner would cite it for).
+    """
+    if registry is None:
+        return []
+    out: list[tuple[str, str]] = []
+    for examined in registry.libraries.values():
+        if examined.holdout is None:
+            continue
+        if examined.name == spec.name:
+            fields = _text_fields(spec)
+        elif spec.name == OVERRIDES:
+            fields = ["text"]
+        else:
+            continue
+        holdout = read_holdout(state, examined.holdout.data)
+        if holdout is None or holdout.problems or not holdout.cases:
+            continue
+        finder = leak_finder(holdout, examined)
+        for entry_id, entry in sorted(entries.items()):
+            for name in fields:
+                value = entry.get(name)
+                if isinstance(value, str) and (what := finder.describe(value)) is not None:
+                    out.append((entry_id, f"leakage: {name} {value!r} is {what}"))
     return out

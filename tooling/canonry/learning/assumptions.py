@@ -6,7 +6,10 @@ notes at the base and, for each named NUMERIC assumption, moves the default to
 the mean of the values the new notes imply (`default * (1 + magnitude)` for
 `higher`, `* (1 - magnitude)` for `lower`, unchanged for `as_expected`),
 clamped to the declared range, and cites the notes in `calibration_note_ids`.
-Notes already cited are not applied again.
+Notes already cited are not applied again. A note is evidence only for an
+assumption of the type its metric measures and of its own sector (an
+economy-wide assumption only from a note that says it is economy-wide); the
+others are reported with the reason and left alone.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +67,59 @@ def implied_value(default: float, direction: str, magnitude: float) -> float:
     return default
 
 
+# A note's metric (a slug) and the assumption types it calibrates. A metric not listed
+# calibrates the type of the same name in capitals (import_share -> IMPORT_SHARE).
+METRIC_TYPES: dict[str, frozenset[str]] = {
+    "jobs_per_million_usd": frozenset({"JOBS_COEFF"}),
+    "jobs_coefficient": frozenset({"JOBS_COEFF"}),
+    "employment_per_million": frozenset({"JOBS_COEFF"}),
+    "capex_back_share": frozenset({"PHASING"}),
+    "nationalization": frozenset({"NATIONALIZATION_RATE"}),
+    "utilization": frozenset({"CAPACITY_UTILIZATION"}),
+}
+
+
+def metric_types(metric: object) -> frozenset[str]:
+    """The assumption types a note's metric can calibrate."""
+    if not isinstance(metric, str) or not metric:
+        return frozenset()
+    return METRIC_TYPES.get(metric, frozenset({metric.upper().replace("-", "_")}))
+
+
+def is_economy_wide(note: Mapping[str, Any]) -> bool:
+    """A note about the whole economy: `economy_wide: true`, or no sector."""
+    return note.get("economy_wide") is True or note.get("sector_code") is None
+
+
+def evidence_problem(note: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(reason, message) when a note is not evidence for the assumption, else None.
+
+    The note's metric must be the assumption's type, and its sector the
+    assumption's; an economy-wide assumption takes only notes that say they
+    are economy-wide (a hospital's observation does not move the whole economy).
+    """
+    kind = entry.get("assumption_type")
+    types = metric_types(note.get("metric"))
+    if kind not in types:
+        return (
+            "metric_mismatch",
+            f"its metric {note.get('metric')!r} measures {', '.join(sorted(types)) or 'nothing known'},"
+            f" not {kind}",
+        )
+    sector, own = entry.get("sector_code"), note.get("sector_code")
+    if sector is None:
+        if not is_economy_wide(note):
+            return (
+                "sector_mismatch",
+                f"it is about {own}, the assumption is economy-wide (a note applies economy-wide only"
+                " when it says so: economy_wide: true)",
+            )
+        return None
+    if own != sector:
+        return "sector_mismatch", f"it is about {own}, the assumption about {sector}"
+    return None
+
+
 def learn_assumptions(
     repo: Repository,
     *,
@@ -104,14 +161,11 @@ def learn_assumptions(
             continue
         usable = []
         for note_id, note in fresh:
-            if entry.get("sector_code") is not None and note.get("sector_code") != entry.get("sector_code"):
+            refused = evidence_problem(note, entry)
+            if refused is not None:
+                reason, why = refused
                 result.skipped.append(
-                    {
-                        "reason": "sector_mismatch",
-                        "note_id": note_id,
-                        "message": f"note {note_id} is about {note.get('sector_code')}, assumption {target}"
-                        f" about {entry.get('sector_code')}",
-                    }
+                    {"reason": reason, "note_id": note_id, "message": f"note {note_id} -> {target}: {why}"}
                 )
                 continue
             usable.append((note_id, note))

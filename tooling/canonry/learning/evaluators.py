@@ -21,6 +21,7 @@ paired outcomes are what the flips and the McNemar test are computed from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,6 +250,20 @@ def _short(value: Any) -> str:
 # --- the paired comparison -------------------------------------------------------------------
 
 
+Z_95 = 1.959963984540054  # the standard normal quantile of 0.975
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion (95% by default), rounded to 6 places; None when n is 0."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6))
+
+
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value for b and c discordant pairs (binomial, p = 1/2)."""
     n = b + c
@@ -274,6 +289,18 @@ class Comparison:
     flipped_to_wrong: list[dict[str, Any]] = field(default_factory=list)
     p_value: float = 1.0
     per_sector: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_section: dict[str, dict[str, Any]] = field(default_factory=dict)
+    correct: int = 0
+    baseline_correct: int | None = None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of the head's value."""
+        return wilson_interval(self.correct, self.cases)
+
+    @property
+    def baseline_interval(self) -> tuple[float, float] | None:
+        return None if self.baseline_correct is None else wilson_interval(self.baseline_correct, self.cases)
 
     @property
     def delta(self) -> float | None:
@@ -295,6 +322,10 @@ class Comparison:
             "flipped_to_correct": self.flipped_to_correct,
             "flipped_to_wrong": self.flipped_to_wrong,
             "p_value": self.p_value,
+            "interval": list(self.interval) if self.interval else None,
+            "baseline_interval": list(self.baseline_interval) if self.baseline_interval else None,
+            "confidence_level": 0.95,
+            "per_section": self.per_section,
             "per_sector": self.per_sector,
         }
 
@@ -320,11 +351,25 @@ def compare(cases: Sequence[HoldoutCase], base: Evaluation | None, head: Evaluat
             }
             (result.flipped_to_correct if now else result.flipped_to_wrong).append(flip)
     result.p_value = mcnemar_exact(len(result.flipped_to_correct), len(result.flipped_to_wrong))
+    result.correct = sum(head.outcomes)
+    result.baseline_correct = sum(base.outcomes) if base else None
+    sections: dict[str, list[int]] = {}
     for code in sorted(sectors):
         n, before_ok, now_ok = sectors[code]
         result.per_sector[code] = {
             "cases": n,
             "value": round(now_ok / n, 6),
+            "baseline": round(before_ok / n, 6) if base else None,
+        }
+        totals = sections.setdefault(code[:1], [0, 0, 0])
+        for i, count in enumerate((n, before_ok, now_ok)):
+            totals[i] += count
+    for letter, (n, before_ok, now_ok) in sorted(sections.items()):
+        interval = wilson_interval(now_ok, n)
+        result.per_section[letter] = {
+            "cases": n,
+            "value": round(now_ok / n, 6),
+            "interval": list(interval) if interval else None,
             "baseline": round(before_ok / n, 6) if base else None,
         }
     return result

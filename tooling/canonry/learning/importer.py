@@ -16,12 +16,10 @@ and an empty cell is null where the field accepts null and absent otherwise.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,145 +31,28 @@ from ..store.entries import Library
 from ..store.ids import deterministic_uuid7
 from ..store.registry import ID_RE, LibrarySpec
 from ..store.repo import Repository
+from ..store.rule_functions import sector_codes_are_isic_divisions
 from ..store.rules import load_rules
 from ..store.states import State, TreeState
-from ..store.times import rfc3339
+from ..store.times import rfc3339, utc_now
 from ..store.yamlio import dump_yaml, load_yaml
 from . import BaseState, write_draft
-from .functions import resolve_function
+from .functions import resolve_function, trusted_policy
+from .sources import FORMATS, MAX_FILE_BYTES, CsvCell, Row, detect_format, read_document, read_rows
 
-FORMATS = ("csv", "json", "jsonl")
-MAX_FILE_BYTES = 512 << 20
+__all__ = [
+    "FORMATS",
+    "MAX_FILE_BYTES",
+    "FieldTypes",
+    "ImportResult",
+    "Row",
+    "detect_format",
+    "import_file",
+    "read_document",
+    "read_rows",
+]
 
-
-# --- reading input files ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    number: int  # 1-based, data rows only
-    where: str  # "file:line (row n)" for messages
-    data: dict[str, Any] | None
-    problem: str | None = None
-
-
-def detect_format(path: str | Path, given: str | None = None) -> str:
-    if given:
-        if given not in FORMATS:
-            raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
-        return given
-    suffix = Path(path).suffix.lower()
-    fmt = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix)
-    if fmt is None:
-        raise UsageError(
-            f"cannot tell the format of {path} from its extension (pass --format csv|json|jsonl)"
-        )
-    return fmt
-
-
-def _read_text(path: str | Path) -> str:
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MB")
-        return p.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
-
-
-def read_document(path: str | Path) -> Any:
-    """One JSON or strict-YAML document (by extension; YAML otherwise)."""
-    text = _read_text(path)
-    if str(path).lower().endswith(".json"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    try:
-        return load_yaml(text, str(path))
-    except EntrySyntaxError as exc:
-        raise InputError(str(exc)) from None
-
-
-def read_rows(path: str | Path, fmt: str | None = None) -> list[Row]:
-    """Every data row of a CSV, JSON or JSON Lines file, each with its number and any parse problem."""
-    kind = detect_format(path, fmt)
-    text = _read_text(path)
-    name = str(path)
-    if kind == "csv":
-        return list(_csv_rows(text, name))
-    if kind == "jsonl":
-        return list(_jsonl_rows(text, name))
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    if not isinstance(doc, list):
-        raise InputError(f"{name}: expected a JSON array of objects")
-    rows = []
-    for i, item in enumerate(doc, start=1):
-        where = f"{name}: row {i}"
-        if isinstance(item, dict):
-            rows.append(Row(i, where, item))
-        else:
-            rows.append(Row(i, where, None, f"expected an object, found {type(item).__name__}"))
-    return rows
-
-
-def _csv_rows(text: str, name: str) -> Iterator[Row]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise InputError(f"{name}:1: invalid CSV header: {exc}") from None
-    header = [h.strip() for h in header]
-    if len(set(header)) != len(header) or not all(header):
-        raise InputError(f"{name}:1: the header has empty or repeated column names")
-    number = 0
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            number += 1
-            yield Row(number, f"{name}:{start} (row {number})", None, f"invalid CSV: {exc}")
-            return  # the reader cannot resync after a broken quote
-        if not cells:
-            continue
-        number += 1
-        where = f"{name}:{start} (row {number})"
-        if len(cells) != len(header):
-            yield Row(number, where, None, f"{len(cells)} cells for {len(header)} columns")
-            continue
-        yield Row(number, where, {h: _CsvCell(c) for h, c in zip(header, cells, strict=True)})
-
-
-def _jsonl_rows(text: str, name: str) -> Iterator[Row]:
-    number = 0
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        number += 1
-        where = f"{name}:{line_no} (row {number})"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Row(number, where, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        if isinstance(item, dict):
-            yield Row(number, where, item)
-        else:
-            yield Row(number, where, None, f"expected an object, found {type(item).__name__}")
-
-
-class _CsvCell(str):
-    """A CSV cell: text whose type is decided by the field's schema."""
+SCOPE_FIELDS = ("reuse_scope", "workspace_id", "sanitized_for_promotion")
 
 
 # --- field types from the schema -------------------------------------------------------------
@@ -231,7 +112,7 @@ class FieldTypes:
 
     def coerce(self, name: str, value: Any) -> tuple[bool, Any]:
         """(keep the field?, its value) for a raw value; only CSV cells are converted."""
-        if not isinstance(value, _CsvCell):
+        if not isinstance(value, CsvCell):
             return True, value
         accepted = self.types.get(name, {"string"})
         text = str(value)
@@ -316,8 +197,14 @@ def import_file(
     draft_name: str | None = None,
     now: dt.datetime | None = None,
     dry_run: bool = False,
+    rescope: bool = False,
+    screen: Callable[[LibrarySpec, Mapping[str, Mapping[str, Any]]], list[tuple[str, str]]] | None = None,
 ) -> ImportResult:
-    """Upsert the file's rows by natural key into a new draft; all rows valid, or nothing written."""
+    """Upsert the file's rows by natural key into a new draft; all rows valid, or nothing written.
+
+    An existing entry keeps its scope (reuse_scope, workspace_id, sanitized_for_promotion):
+    `--set` values apply to new rows only, and a row that changes it is refused unless `rescope`.
+    """
     if not source_ref.strip():
         raise UsageError("--source-ref names where the file came from (a URL, a dataset version...)")
     rows = read_rows(path, fmt)
@@ -330,19 +217,21 @@ def import_file(
             f"library {library} declares no natural_key in libraries.yaml: an import cannot upsert"
         )
     validator = rules.validator(spec)
-    checks = [(name, resolve_function(name)) for name in spec.checks]
+    policy = trusted_policy(repo)  # functions named by main's committed registry only: never the base's own
+    checks = [(name, resolve_function(name, policy)) for name in spec.checks if policy.refusal(name) is None]
     types = FieldTypes(state, spec)
     lib = Library(state, spec)
     existing: dict[tuple[Any, ...], str] = {}
     for known_id, data in sorted(lib.parse_all().items()):
         if isinstance(data, dict):
             existing.setdefault(tuple(_key_part(data.get(f)) for f in spec.natural_key), known_id)
-    moment = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    moment = (now or utc_now()).replace(microsecond=0)
     stamp = rfc3339(moment)
     result = ImportResult(library, str(path), source_ref, {"ref": base, "commit": commit}, rows=len(rows))
     problems: list[tuple[str, str]] = []
     seen: dict[tuple[Any, ...], Row] = {}
     changes: dict[str, bytes | None] = {}
+    row_of_entry: dict[str, str] = {}
     for row in rows:
         if row.data is None:
             problems.append((row.where, row.problem or "unreadable"))
@@ -369,6 +258,21 @@ def import_file(
                 )
                 continue
             before = lib[entry_id].to_dict()
+            rescoped = {n: fields[n] for n in SCOPE_FIELDS if n in fields and fields[n] != before.get(n)}
+            if rescoped and not rescope:
+                explicit = [n for n in rescoped if n in row.data]
+                if explicit:
+                    changes_said = ", ".join(f"{n} {before.get(n)!r} -> {rescoped[n]!r}" for n in explicit)
+                    problems.append(
+                        (
+                            row.where,
+                            f"would change the scope of entry {entry_id} ({changes_said}):"
+                            " pass --rescope to change the scope of existing entries",
+                        )
+                    )
+                    continue
+                for name in rescoped:  # --set gives defaults for new rows: an entry keeps its own scope
+                    fields[name] = before.get(name)
             entry = {**before, **fields}
             if entry == before:
                 result.unchanged.append(entry_id)
@@ -393,12 +297,20 @@ def import_file(
                 "id": new_id,
             }
             entry_id = new_id
-        row_problems = _check_entry(validator, checks, entry)
+        row_problems = _check_entry(validator, checks, entry) or [
+            f"{'/'.join(map(str, at))}: {message}" for at, message in sector_codes_are_isic_divisions(entry)
+        ]
         if row_problems:
             problems.extend((row.where, p) for p in row_problems)
             continue
         (result.changed if entry_id in lib else result.added).append(entry_id)
+        row_of_entry[entry_id] = row.where
         changes[spec.entry_path(entry_id)] = dump_yaml(entry).encode("utf-8")
+    if screen is not None and not problems:  # the gates' leakage check, handed in from above
+        written = {spec.entry_path(i): i for i in [*result.added, *result.changed]}
+        entries = {i: load_yaml(changes[p] or b"", p) for p, i in written.items()}
+        where = {i: row_of_entry.get(i, path) for i in entries}
+        problems.extend((str(where[i]), message) for i, message in screen(spec, entries))
     if problems:
         raise InputError(
             f"{path}: {len(problems)} problem(s) in {len(rows)} rows; nothing was imported", problems

@@ -25,87 +25,50 @@ where a steward confirms that the phrase names no client.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..compare.diff import diff
 from ..errors import UsageError
 from ..store.commits import Provenance, actor_identity
 from ..store.entries import Library
-from ..store.ids import deterministic_uuid7
 from ..store.registry import LibrarySpec
 from ..store.repo import Repository
 from ..store.states import TreeState
 from ..store.text import normalize_text
 from ..store.times import parse_timestamp
 from ..store.versions import parse_library_spec, resolve_version
-from ..store.yamlio import dump_yaml
-from . import OVERRIDES, BaseState, Draft, cited_override_ids, rfc3339, utc_now, write_draft
-from .matching import Row, is_isic_division, pattern_rows, read_entries
+from . import OVERRIDES, BaseState, cited_override_ids, utc_now, write_draft
+from .evaluators import HoldoutCase, read_holdout
+from .mapping_changes import (
+    MAPPING,
+    MAX_CONFIDENCE,
+    MAX_LEARNED_CONFIDENCE,
+    SHARED_SCOPE,
+    STEP_DOWN,
+    STEP_UP,
+    MappingLearning,
+    Override,
+    adjust_confidence,
+    propose_patterns,
+)
+from .matching import PatternIndex, is_isic_division, pattern_index, pattern_rows
 
-MAPPING = "mapping"
-STEP_UP = 0.05
-STEP_DOWN = 0.10
-MAX_CONFIDENCE = 0.95
-MAX_LEARNED_CONFIDENCE = 0.90
+__all__ = [
+    "MAPPING",
+    "MAX_CONFIDENCE",
+    "MAX_LEARNED_CONFIDENCE",
+    "PATTERN_MAX",
+    "SHARED_SCOPE",
+    "STEP_DOWN",
+    "STEP_UP",
+    "MappingLearning",
+    "learn_mapping",
+]
+
 PATTERN_MAX = 200
-SHARED_SCOPE = "GLOBAL_INTERNAL"
-
-
-@dataclass
-class MappingLearning:
-    """What `learn mapping` found and wrote."""
-
-    base: BaseState
-    min_frequency: int
-    overrides_read: int = 0
-    overrides_considered: int = 0
-    added: list[dict[str, Any]] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    draft: Draft = field(default_factory=lambda: Draft(None, None))
-    diff: dict[str, Any] | None = None  # canonry.diff/v1 of the draft's mapping library
-    holdout: Any = None  # the holdout gate's GateResult, base vs draft, when a judge was given
-
-    def report(self) -> dict[str, Any]:
-        gate = self.holdout
-        return {
-            "format": "canonry.learn/v1",
-            "learner": MAPPING,
-            "base": {"ref": self.base.ref, "commit": self.base.commit},
-            "draft": self.draft.branch,
-            "commit": self.draft.commit,
-            "min_frequency": self.min_frequency,
-            "overrides_read": self.overrides_read,
-            "overrides_considered": self.overrides_considered,
-            "added": self.added,
-            "changed": self.changed,
-            "skipped": sorted(self.skipped, key=lambda s: (s["reason"], str(s.get("text", "")), str(s))),
-            "diff": self.diff,
-            "holdout": None
-            if gate is None
-            else {
-                "ok": gate.ok,
-                "metrics": gate.metrics.get("holdout", {}),
-                "findings": [f.to_dict() for f in gate.findings],
-            },
-        }
-
-
-@dataclass(frozen=True)
-class _Override:
-    id: str
-    text: str
-    norm: str
-    language: str
-    final_code: str
-    suggested_code: str | None
-    suggested_entry_id: str | None
-    at_ms: int
 
 
 def learn_mapping(
@@ -140,7 +103,7 @@ def learn_mapping(
     ingested = cited_override_ids(mapping)
     seen_before = _ids_at_version(repo, registry.library(OVERRIDES), since) if since else set()
 
-    overrides: list[_Override] = []
+    overrides: list[Override] = []
     for override_id, data in sorted(overrides_lib.parse_all().items()):
         if not isinstance(data, dict):
             result.skipped.append({"reason": "unreadable_override", "override_id": override_id})
@@ -176,8 +139,10 @@ def learn_mapping(
         by_phrase[(row[4], row[1])].append(entry_id)
 
     changes: dict[str, bytes | None] = {}
-    _propose(result, mapping.spec, overrides, rows, by_phrase, votes, changes, moment)
-    _adjust(result, mapping, rows, votes, changes, moment)
+    propose_patterns(
+        result, mapping.spec, overrides, rows, by_phrase, votes, changes, moment, _holdout(mapping)
+    )
+    adjust_confidence(result, mapping, rows, votes, changes, moment)
 
     email = actor_identity(repo, actor).email
     summary = (
@@ -212,6 +177,15 @@ def learn_mapping(
     return result
 
 
+def _holdout(mapping: Library) -> tuple[PatternIndex, Sequence[HoldoutCase]] | None:
+    """The base's matching index and holdout cases, to report each proposal's effect (never to choose)."""
+    spec = mapping.spec.holdout
+    holdout = read_holdout(mapping.state, spec.data) if spec is not None else None
+    if holdout is None or holdout.problems or not holdout.cases:
+        return None
+    return pattern_index(mapping), holdout.cases
+
+
 def _ids_at_version(repo: Repository, spec: LibrarySpec, since: str) -> set[str]:
     """Override ids that existed when the given mapping version was published."""
     library, version = parse_library_spec(since if "@" in since else f"{MAPPING}@{since}")
@@ -223,7 +197,7 @@ def _language(text: str) -> str:
     return "ar" if any("\u0600" <= ch <= "\u06ff" for ch in text) else "en"
 
 
-def _parse_override(override_id: str, data: Mapping[str, Any], result: MappingLearning) -> _Override | None:
+def _parse_override(override_id: str, data: Mapping[str, Any], result: MappingLearning) -> Override | None:
     final = data.get("final_code")
     text = data.get("text")
     if not is_isic_division(final):
@@ -245,7 +219,7 @@ def _parse_override(override_id: str, data: Mapping[str, Any], result: MappingLe
     except ValueError:
         at_ms = 0
     suggested_entry = data.get("suggested_entry_id")
-    return _Override(
+    return Override(
         id=override_id,
         text=" ".join(str(text).split()),
         norm=norm,
@@ -255,165 +229,3 @@ def _parse_override(override_id: str, data: Mapping[str, Any], result: MappingLe
         suggested_entry_id=suggested_entry if isinstance(suggested_entry, str) else None,
         at_ms=at_ms,
     )
-
-
-def _propose(
-    result: MappingLearning,
-    spec: LibrarySpec,
-    overrides: list[_Override],
-    rows: Mapping[str, Row],
-    by_phrase: Mapping[tuple[str, str], list[str]],
-    votes: dict[str, dict[str, list[str]]],
-    changes: dict[str, bytes | None],
-    moment: dt.datetime,
-) -> None:
-    groups: dict[tuple[str, str], list[_Override]] = defaultdict(list)
-    for o in overrides:
-        if o.final_code != o.suggested_code:  # a correction, not an approval
-            groups[(o.language, o.norm)].append(o)
-    for (language, norm), members in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
-        counts = Counter(o.final_code for o in members)
-        top = max(counts.values())
-        leaders = sorted(code for code, n in counts.items() if n == top)
-        ids_by_code = {code: sorted(o.id for o in members if o.final_code == code) for code in counts}
-        text = members[0].text
-        if len(leaders) > 1:
-            result.skipped.append(
-                {
-                    "reason": "contradiction",
-                    "text": text,
-                    "codes": {code: ids_by_code[code] for code in sorted(counts)},
-                    "message": f"{text!r}: overrides disagree at equal frequency ({', '.join(leaders)},"
-                    f" {top} each): no pattern",
-                }
-            )
-            continue
-        code = leaders[0]
-        support = [o for o in members if o.final_code == code]
-        if len(support) < result.min_frequency:
-            result.skipped.append(
-                {
-                    "reason": "below_frequency",
-                    "text": text,
-                    "sector_code": code,
-                    "override_ids": ids_by_code[code],
-                }
-            )
-            continue
-        existing = by_phrase.get((language, norm), [])
-        same = sorted(e for e in existing if rows[e][2] == code)
-        if same:
-            votes[same[0]]["approved"].extend(o.id for o in support)
-            continue
-        if existing:
-            result.skipped.append(
-                {
-                    "reason": "conflicts_with_existing",
-                    "text": text,
-                    "sector_code": code,
-                    "existing": sorted(existing),
-                    "override_ids": ids_by_code[code],
-                    "message": f"{text!r} is already a pattern for {rows[existing[0]][2]}; {len(support)}"
-                    f" overrides chose {code}: left for a steward",
-                }
-            )
-            continue
-        # the most frequent wording, then the first in code point order
-        best = min(Counter(o.text for o in support).items(), key=lambda p: (-p[1], p[0]))[0]
-        if len(best) > PATTERN_MAX:
-            result.skipped.append(
-                {"reason": "too_long", "text": best[:80], "override_ids": ids_by_code[code]}
-            )
-            continue
-        entry = _new_entry(best, language, code, support, len(members), moment)
-        changes[spec.entry_path(entry["id"])] = dump_yaml(entry).encode("utf-8")
-        result.added.append(
-            {
-                "id": entry["id"],
-                "pattern": best,
-                "language": language,
-                "sector_code": code,
-                "confidence": entry["confidence"],
-                "override_ids": entry["evidence"]["override_ids"],
-                "dissent": {c: ids for c, ids in ids_by_code.items() if c != code},
-            }
-        )
-
-
-def _new_entry(
-    pattern: str,
-    language: str,
-    code: str,
-    support: list[_Override],
-    total: int,
-    moment: dt.datetime,
-) -> dict[str, Any]:
-    confidence = round(min(MAX_LEARNED_CONFIDENCE, 0.6 + 0.05 * len(support)) * len(support) / total, 2)
-    ms = max(o.at_ms for o in support)
-    return {
-        "id": deterministic_uuid7(ms, MAPPING, language, normalize_text(pattern), code),
-        "workspace_id": None,
-        "source_engagement_id": None,
-        "reuse_scope": SHARED_SCOPE,
-        "sanitized_for_promotion": True,
-        "source": "user",
-        "updated_at": rfc3339(moment),
-        "pattern": pattern,
-        "language": language,
-        "sector_code": code,
-        "confidence": confidence,
-        "evidence": {"kind": "overrides", "reference": None, "override_ids": sorted(o.id for o in support)},
-    }
-
-
-def _adjust(
-    result: MappingLearning,
-    mapping: Library,
-    rows: Mapping[str, Row],
-    votes: Mapping[str, Mapping[str, list[str]]],
-    changes: dict[str, bytes | None],
-    moment: dt.datetime,
-) -> None:
-    moves: dict[str, tuple[str, list[str]]] = {}  # entry id -> (raised | lowered, override ids)
-    for entry_id in sorted(votes):
-        approved = sorted(set(votes[entry_id]["approved"]))
-        corrected = sorted(set(votes[entry_id]["corrected"]))
-        if approved and corrected:
-            result.skipped.append(
-                {
-                    "reason": "mixed",
-                    "entry_id": entry_id,
-                    "approved": approved,
-                    "corrected": corrected,
-                    "message": f"{rows[entry_id][1]!r}: {len(approved)} approvals and {len(corrected)}"
-                    " corrections: confidence left as it is",
-                }
-            )
-        elif len(approved or corrected) >= result.min_frequency:
-            moves[entry_id] = ("raised", approved) if approved else ("lowered", corrected)
-    for entry_id, entry in read_entries(mapping, moves).items():
-        direction, cited = moves[entry_id]
-        evidence = entry.get("evidence")
-        if not isinstance(evidence, dict):
-            continue  # schema gate territory: a mapping entry without evidence
-        old = float(entry.get("confidence") or 0.0)
-        new = round(
-            min(MAX_CONFIDENCE, old + STEP_UP) if direction == "raised" else max(0.0, old - STEP_DOWN), 2
-        )
-        entry = copy.deepcopy(entry)
-        entry["evidence"]["override_ids"] = sorted(set(evidence.get("override_ids") or []) | set(cited))
-        entry["confidence"] = new
-        entry["updated_at"] = rfc3339(moment)
-        changes[mapping.spec.entry_path(entry_id)] = dump_yaml(entry).encode("utf-8")
-        result.changed.append(
-            {
-                "id": entry_id,
-                "pattern": entry.get("pattern"),
-                "sector_code": entry.get("sector_code"),
-                "field": "confidence",
-                "old": old,
-                "new": new,
-                "direction": direction,
-                "override_ids": cited,
-            }
-        )

@@ -1,13 +1,23 @@
-"""Classify texts with a mapping library's patterns: whole-word phrase matching over an index.
+"""Classify texts with a mapping library's patterns: stems, any word order, partial phrases.
 
 A text and a pattern are compared in normalized form (NFKC, case folded,
-punctuation and symbols as spaces: `canonry.store.text.normalize_text`). A pattern
-matches when its tokens occur consecutively in the text's tokens. The index is a
-phrase table plus the set of its proper prefixes (a trie laid flat), so a text
-of n tokens costs at most n * (longest pattern) lookups, whatever the number of
-patterns. Among the matches the winner is the longest pattern (tokens, then
-characters), then the higher confidence, then the lower sector code, then the
-lower entry id: the same text always gets the same answer.
+punctuation and symbols as spaces: `canonry.store.text.normalize_text`), word
+by word reduced to stems (`learning.stemming`: Snowball, English and Arabic),
+stop words not counting. A pattern is found in a text when
+
+- all its meaningful stems occur in the text: `phrase` when they occur in the
+  pattern's order, consecutively, else `words` ("plants for cement" finds
+  "cement plant");
+- or, for a pattern of three meaningful words or more, all but one of them:
+  `partial` ("solar photovoltaic plant" finds "solar power plant").
+
+The winner has the most matched words, then the better kind (phrase, words,
+partial), then more words, more characters, higher confidence, the lower
+sector code, the lower entry id: the same text always gets the same answer,
+and the answer names the pattern and how it was found (`Match`). The index
+keys patterns by their sorted stems (and by every key with one stem left out),
+and a text's sorted stems are walked over the keys' prefixes, so the cost
+follows what a text can reach, not the number of patterns.
 
 Pattern rows are cached by the library's tree id (in memory and in the
 repository's cache), and a new tree is derived from a known one through a
@@ -24,39 +34,16 @@ from typing import Any
 
 from ..store.entries import Library, store_for
 from ..store.repo import Repository
+from ..store.rule_functions import ISIC_DIVISIONS as ISIC_DIVISIONS
 from ..store.states import FileRef
 from ..store.text import normalize_text
+from .stemming import content_stems, stems
 
 SECTOR_CODE_RE = re.compile(r"[A-U][0-9]{2}")
 
-# ISIC Rev.4: each section letter with its divisions.
-_SECTIONS: dict[str, tuple[int, ...]] = {
-    "A": (1, 2, 3),
-    "B": (5, 6, 7, 8, 9),
-    "C": tuple(range(10, 34)),
-    "D": (35,),
-    "E": (36, 37, 38, 39),
-    "F": (41, 42, 43),
-    "G": (45, 46, 47),
-    "H": (49, 50, 51, 52, 53),
-    "I": (55, 56),
-    "J": (58, 59, 60, 61, 62, 63),
-    "K": (64, 65, 66),
-    "L": (68,),
-    "M": (69, 70, 71, 72, 73, 74, 75),
-    "N": (77, 78, 79, 80, 81, 82),
-    "O": (84,),
-    "P": (85,),
-    "Q": (86, 87, 88),
-    "R": (90, 91, 92, 93),
-    "S": (94, 95, 96),
-    "T": (97, 98),
-    "U": (99,),
-}
-ISIC_DIVISIONS = frozenset(f"{s}{d:02d}" for s, divisions in _SECTIONS.items() for d in divisions)
 
 _ROWS_VERSION = "pattern-rows:v1"
-_INDEX_VERSION = "pattern-index:v1"
+_INDEX_VERSION = "pattern-index:v4"
 _MEMORY_TREES = 8
 
 # (entry id, normalized phrase, sector code, confidence, language)
@@ -96,73 +83,175 @@ def row_of(entry_id: str, entry: Mapping[str, Any]) -> Row | None:
 
 @dataclass(frozen=True)
 class Match:
+    """One pattern found in a text, and how: the explanation of an answer.
+
+    `kind` is `phrase` (its words in order, as written), `words` (all its words, in
+    another order or form) or `partial` (all but one of its words, for patterns of
+    three meaningful words or more). `matched` and `total` count the pattern's
+    meaningful words (stems) found in the text and in the pattern.
+    """
+
     entry_id: str
     phrase: str
     sector_code: str
     confidence: float
+    language: str = ""
+    kind: str = "phrase"
+    matched: int = 0
+    total: int = 0
+
+    def explain(self) -> str:
+        return f"{self.phrase!r} ({self.kind}, {self.matched} of {self.total} words) -> {self.sector_code}"
 
 
-def _rank(row: Row) -> tuple[int, int, float, str, str]:
-    # smaller is better
-    return (-row[1].count(" ") - 1, -len(row[1]), -row[3], row[2], row[0])
+KINDS = ("phrase", "words", "partial")
+MAX_VISITS = 20_000  # bound on the subset walk of one text (a pathological text stops early)
+
+
+def _row_stems(row: Row) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(stems in order, sorted distinct meaningful stems) of a row's phrase."""
+    toks = row[1].split()
+    ordered = stems(toks)
+    content = content_stems(toks) or tuple(sorted(set(ordered)))
+    return ordered, content
+
+
+def _static_rank(row: Row, content: int, ordered: int) -> tuple[int, int, int, float, str, str]:
+    # smaller is better: more meaningful words, more words, more characters, more confident
+    return (-content, -ordered, -len(row[1]), -row[3], row[2], row[0])
+
+
+# One indexed pattern: (static rank, row, its stems in order joined by spaces, its meaningful stem count)
+Item = tuple[tuple[int, int, int, float, str, str], Row, str, int]
 
 
 class PatternIndex:
-    """Phrase -> best row, plus every proper prefix of a phrase (to stop early)."""
+    """Patterns by their sorted meaningful stems (all of them, and all but one), plus key prefixes.
+
+    Keys map to positions in one list of patterns (the best per sector code under
+    a key, at most four). A text's sorted distinct stems are walked as a trie laid
+    flat: a key is extended only while it is a prefix of some pattern's key, so
+    the cost follows the patterns a text can reach, not the size of the library.
+    """
+
+    KEEP = 4  # patterns per key: the best of each sector code
 
     def __init__(self, rows: Iterable[Row]) -> None:
-        best: dict[str, tuple[tuple[int, int, float, str, str], Row]] = {}
-        prefixes: set[str] = set()
+        items: list[Item] = []
+        # key -> [positions found with all words, positions found with all but one, a prefix of a longer key]
+        keys: dict[str, list[Any]] = {}
         for row in rows:
-            rank = _rank(row)
-            phrase = row[1]
-            held = best.get(phrase)
-            if held is None or rank < held[0]:
-                best[phrase] = (rank, row)
-            cut = phrase.rfind(" ")
-            while cut > 0:
-                prefix = phrase[:cut]
-                if prefix in prefixes:
-                    break  # its own prefixes are in already
-                prefixes.add(prefix)
-                cut = prefix.rfind(" ")
-        self._best = best
-        self._prefixes = prefixes
+            ordered, content = _row_stems(row)
+            position = len(items)
+            rank = _static_rank(row, len(content), len(ordered))
+            items.append((rank, row, " ".join(ordered), len(content)))
+            wanted = [(0, content)]
+            if len(content) >= 3:
+                wanted.extend((1, content[:i] + content[i + 1 :]) for i in range(len(content)))
+            for slot, key in wanted:
+                self._keep(items, keys.setdefault(" ".join(key), [[], [], False])[slot], position)
+                for cut in range(1, len(key)):
+                    keys.setdefault(" ".join(key[:cut]), [[], [], False])[2] = True
+        self._items = items
+        self._keys = keys
 
-    def state(self) -> tuple[dict[str, Any], set[str]]:
+    @classmethod
+    def _keep(cls, items: list[Item], held: list[int], position: int) -> None:
+        """Keep the best pattern per sector code under a key, best first, at most KEEP codes."""
+        new = items[position]
+        for i, other in enumerate(held):
+            if items[other][1][2] == new[1][2]:
+                if new[0] < items[other][0]:
+                    held[i] = position
+                    held.sort(key=lambda p: items[p][0])
+                return
+        held.append(position)
+        held.sort(key=lambda p: items[p][0])
+        del held[cls.KEEP :]
+
+    def state(self) -> tuple[Any, ...]:
         """Plain data to cache (marshal-able); `from_state` rebuilds the index from it."""
-        return self._best, self._prefixes
+        return self._items, self._keys
 
     @classmethod
     def from_state(cls, state: Any) -> PatternIndex:
         index = cls(())
-        index._best, index._prefixes = state
+        index._items, index._keys = state
         return index
 
     def __len__(self) -> int:
-        return len(self._best)
+        return len(self._items)
+
+    def candidates(self, toks: Sequence[str]) -> list[Match]:
+        """Every pattern found in the tokens (best per pattern), best first."""
+        return [m for _, m in self.ranked(toks)]
+
+    def _hits(self, toks: Sequence[str]) -> tuple[str, dict[int, bool]]:
+        """(the text's stems joined, {pattern position: found partially}) of the tokens."""
+        ordered = stems(toks)
+        text_stems = content_stems(toks) or tuple(sorted(set(ordered)))
+        hits: dict[int, bool] = {}
+        visits = 0
+        stack: list[tuple[int, str]] = [(0, "")]
+        keys = self._keys
+        n = len(text_stems)
+        while stack and visits < MAX_VISITS:
+            start, prefix = stack.pop()
+            for j in range(start, n):
+                visits += 1
+                key = f"{prefix} {text_stems[j]}" if prefix else text_stems[j]
+                found = keys.get(key)
+                if found is None:
+                    continue
+                for position in found[0]:
+                    hits[position] = False  # a full match beats a partial one of the same pattern
+                for position in found[1]:
+                    hits.setdefault(position, True)
+                if found[2]:
+                    stack.append((j + 1, key))
+        return f" {' '.join(ordered)} ", hits
+
+    def _ranked_item(self, position: int, partial: bool, text: str) -> tuple[tuple[Any, ...], str, int]:
+        static, _row, joined, content = self._items[position]
+        if partial:
+            kind, matched = "partial", content - 1
+        else:
+            kind, matched = ("phrase" if f" {joined} " in text else "words"), content
+        return (-matched, KINDS.index(kind), *static[1:]), kind, matched
+
+    def ranked(self, toks: Sequence[str]) -> list[tuple[tuple[Any, ...], Match]]:
+        """(rank, match) of every pattern found in the tokens, best (smallest rank) first.
+
+        Ranks compare across indexes: the winner of two indexes' patterns is the smaller rank.
+        """
+        text, hits = self._hits(toks)
+        out = []
+        for position, partial in hits.items():
+            rank, kind, matched = self._ranked_item(position, partial, text)
+            row, content = self._items[position][1], self._items[position][3]
+            out.append((rank, Match(row[0], row[1], row[2], row[3], row[4], kind, matched, content)))
+        out.sort(key=lambda v: v[0])
+        return out
 
     def match_tokens(self, toks: Sequence[str]) -> Match | None:
-        """The winning pattern among those that occur in the tokens, or None."""
-        best = self._best
-        prefixes = self._prefixes
-        found: tuple[tuple[int, int, float, str, str], Row] | None = None
-        n = len(toks)
-        for i in range(n):
-            phrase = toks[i]
-            j = i + 1
-            while True:
-                hit = best.get(phrase)
-                if hit is not None and (found is None or hit[0] < found[0]):
-                    found = hit
-                if j >= n or phrase not in prefixes:
-                    break
-                phrase = f"{phrase} {toks[j]}"
-                j += 1
-        if found is None:
+        """The winning pattern among those found in the tokens, or None."""
+        text, hits = self._hits(toks)
+        if not hits:
             return None
-        row = found[1]
-        return Match(row[0], row[1], row[2], row[3])
+        items = self._items
+        # the most matched words and the better of full / partial first; the finer rank among those only
+        top = min((partial - items[p][3], partial) for p, partial in hits.items())
+        best: tuple[tuple[Any, ...], int, str, int] | None = None
+        for position, partial in hits.items():
+            if (partial - items[position][3], partial) != top:
+                continue
+            rank, kind, matched = self._ranked_item(position, partial, text)
+            if best is None or rank < best[0]:
+                best = (rank, position, kind, matched)
+        assert best is not None
+        _rank, position, kind, matched = best
+        row, content = items[position][1], items[position][3]
+        return Match(row[0], row[1], row[2], row[3], row[4], kind, matched, content)
 
     def match(self, text: str) -> Match | None:
         return self.match_tokens(tokens(text))

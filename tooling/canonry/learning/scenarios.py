@@ -286,7 +286,25 @@ def _merge(entry: dict[str, Any], s: Scenario, similarity: float, moment: dt.dat
     return entry
 
 
+def new_pattern_scope(s: Scenario, source: str = "the scenario") -> tuple[str, str | None]:
+    """(reuse_scope, workspace_id) of a new pattern: its source's, and WORKSPACE_ONLY unless sanitised.
+
+    One engagement's scenario is that client's until a steward has sanitised it
+    (`sanitized_for_promotion: true`); only then may it be shared, at the scope
+    it names (GLOBAL_INTERNAL when it names none).
+    """
+    scope = (s.reuse_scope or "GLOBAL_INTERNAL") if s.sanitized_for_promotion else WORKSPACE_ONLY
+    if scope == WORKSPACE_ONLY and not s.workspace_id:
+        raise InputError(
+            f"{source}: a new pattern from a scenario that is not sanitized_for_promotion stays in its"
+            " workspace; nothing was written",
+            [(source, "give workspace_id (or sanitized_for_promotion: true once a steward sanitised it)")],
+        )
+    return scope, s.workspace_id if scope == WORKSPACE_ONLY else None
+
+
 def _create(s: Scenario, lib: Library, moment: dt.datetime) -> dict[str, Any]:
+    scope, workspace = new_pattern_scope(s)
     same_type = sum(1 for e in lib.load().values() if e.get("project_type") == s.project_type)
     name = (
         s.name or f"{s.project_type.replace('-', ' ').replace('_', ' ').capitalize()} pattern {same_type + 1}"
@@ -296,9 +314,9 @@ def _create(s: Scenario, lib: Library, moment: dt.datetime) -> dict[str, Any]:
         "id": deterministic_uuid7(
             int(moment.timestamp() * 1000), SCENARIOS, s.project_type, s.engagement_id, s.scenario
         ),
-        "workspace_id": s.workspace_id,
+        "workspace_id": workspace,
         "source_engagement_id": s.engagement_id,
-        "reuse_scope": _scenario_scope(s),
+        "reuse_scope": scope,
         "sanitized_for_promotion": s.sanitized_for_promotion,
         "source": "user",
         "updated_at": rfc3339(moment),

@@ -9,8 +9,11 @@ exports (CSV, JSON or JSON Lines), one row per override:
 The file is the accumulated set. For each occupation cell, a final class chosen
 by at least `min_override_frequency` overrides, with no tie at the top, makes
 the cell `basis: calibrated` with that class and the supporting override ids;
-a tie is reported and changes nothing. The coverage report lists which cells
-are assumed and which calibrated.
+a tie is reported and changes nothing. Cells are the 43 ISCO-08 sub-major
+groups (`learning.isco`): a group without a cell gets one from its overrides; a
+code that is not a group is reported and its overrides are not used. The
+coverage report lists which groups are assumed, calibrated or without a cell,
+and the calibrated percentage over all 43.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from typing import Any
 from ..errors import InputError
 from ..store.commits import Provenance, actor_identity
 from ..store.entries import Library
+from ..store.ids import deterministic_uuid7
 from ..store.registry import ID_RE
 from ..store.repo import Repository
 from ..store.yamlio import dump_yaml
 from . import BaseState, Draft, rfc3339, utc_now, write_draft
 from .importer import read_rows
+from .isco import SUB_MAJOR_GROUPS, is_sub_major_group
 
 WORKFORCE = "nationality-classification"
 CLASSES = ("NATIONAL_READY", "NATIONAL_WITH_TRAINING", "EXPAT_DEPENDENT")
@@ -79,13 +84,36 @@ def read_nationality_overrides(path: str | Path, fmt: str | None = None) -> list
     return out
 
 
-def coverage(library: Library, overlay: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """Which occupation cells are assumed and which calibrated (canonry.workforce-coverage/v1).
+def _new_cell(entry_id: str, code: str, support: list[str], moment: dt.datetime) -> dict[str, Any]:
+    """A nationality cell for an ISCO-08 group that had none, from its overrides (shared, no workspace)."""
+    return {
+        "id": entry_id,
+        "workspace_id": None,
+        "source_engagement_id": None,
+        "reuse_scope": "GLOBAL_INTERNAL",
+        "sanitized_for_promotion": True,
+        "source": "user",
+        "updated_at": rfc3339(moment),
+        "occupation_code": code,
+        "occupation_title": SUB_MAJOR_GROUPS[code],
+        "feasibility_class": None,
+        "basis": "assumed",
+        "evidence_override_ids": [],
+        "rationale": f"Calibrated from {len(support)} stewards' overrides of the workforce tool.",
+    }
 
-    `overlay` replaces entries by id (the cells a draft is about to change).
+
+def coverage(library: Library, overlay: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Which of the 43 ISCO-08 sub-major groups are assumed, calibrated or without a cell.
+
+    canonry.workforce-coverage/v1; `overlay` replaces or adds entries by id (the
+    cells a draft is about to change). The percentage is over the 43 groups.
     """
     cells = []
-    for entry_id, stored in library.load().items():
+    stored_entries: dict[str, Any] = dict(library.load())
+    for entry_id, added in (overlay or {}).items():
+        stored_entries.setdefault(entry_id, added)
+    for entry_id, stored in stored_entries.items():
         entry = (overlay or {}).get(entry_id, stored)
         evidence = entry.get("evidence_override_ids") or ()
         cells.append(
@@ -101,6 +129,9 @@ def coverage(library: Library, overlay: Mapping[str, Mapping[str, Any]] | None =
     cells.sort(key=lambda c: (str(c["occupation_code"]), c["id"]))
     calibrated = [c["occupation_code"] for c in cells if c["basis"] == "calibrated"]
     assumed = [c["occupation_code"] for c in cells if c["basis"] != "calibrated"]
+    present = {c["occupation_code"] for c in cells}
+    groups = len(SUB_MAJOR_GROUPS)
+    known = sum(1 for code in set(calibrated) if is_sub_major_group(code))
     return {
         "format": "canonry.workforce-coverage/v1",
         "ref": library.state.label,
@@ -108,7 +139,9 @@ def coverage(library: Library, overlay: Mapping[str, Mapping[str, Any]] | None =
         "cells": cells,
         "assumed": assumed,
         "calibrated": calibrated,
-        "coverage_pct": round(100.0 * len(calibrated) / len(cells), 2) if cells else None,
+        "without_cell": sorted(code for code in SUB_MAJOR_GROUPS if code not in present),
+        "groups": groups,
+        "coverage_pct": round(100.0 * known / groups, 2),
     }
 
 
@@ -168,12 +201,14 @@ def learn_workforce(
     for code in sorted(grouped):
         members = grouped[code]
         entry_id = cells.get(code)
-        if entry_id is None:
+        if not is_sub_major_group(code):
             result.skipped.append(
                 {
                     "reason": "unknown_occupation",
                     "occupation_code": code,
                     "override_ids": sorted(o.id for o in members),
+                    "message": f"occupation {code} is not an ISCO-08 sub-major group:"
+                    " its overrides are not used",
                 }
             )
             continue
@@ -198,7 +233,11 @@ def learn_workforce(
             continue
         chosen = leaders[0]
         support = sorted(o.id for o in members if o.final_class == chosen)
-        entry = lib[entry_id].to_dict()
+        if entry_id is None:  # a real group without a cell yet: the overrides make its first one
+            entry_id = deterministic_uuid7(int(moment.timestamp() * 1000), WORKFORCE, code)
+            entry = _new_cell(entry_id, code, support, moment)
+        else:
+            entry = lib[entry_id].to_dict()
         before = (
             entry.get("feasibility_class"),
             entry.get("basis"),

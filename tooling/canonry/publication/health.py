@@ -27,6 +27,7 @@ from ..errors import CanonryError
 from ..learning import OVERRIDES, cited_override_ids
 from ..learning.evaluators import compare, read_holdout
 from ..learning.functions import evaluate
+from ..learning.isco import SUB_MAJOR_GROUPS, is_sub_major_group
 from ..store.confidence import as_datetime
 from ..store.entries import Library
 from ..store.registry import LibrarySpec, Registry
@@ -36,6 +37,7 @@ from ..store.states import TreeState
 from ..store.times import parse_timestamp, rfc3339
 from ..store.versions import Version, list_versions, read_metadata
 from .draft_views import list_drafts
+from .gate_history import trends
 
 FORMAT = "canonry.health/v1"
 MAPPING = "mapping"
@@ -72,7 +74,7 @@ def health(repo: Repository, at: dt.datetime | str | None = None, main: str = "m
             }
             for name in sorted(libraries)
         },
-        "mapping_accuracy": _mapping_accuracy(repo, registry, latest.get(MAPPING)),
+        **_mapping_accuracy(repo, latest.get(MAPPING)),
         "workforce_coverage_pct": _coverage_pct(parsed.get(WORKFORCE, {})),
         "override_backlog_count": _backlog(repo, registry, libraries, latest.get(MAPPING)),
         "avg_days_since_last_publication": _avg_days(repo, latest.values(), moment),
@@ -81,6 +83,7 @@ def health(repo: Repository, at: dt.datetime | str | None = None, main: str = "m
         ),
         "pct_entries_assumed_vs_calibrated": _assumed_vs_calibrated(parsed),
         "pct_shared_knowledge_sanitized": _sanitized_pct(parsed),
+        "gates": trends(repo, main),  # gate history (publication/gate_history.py)
     }
 
 
@@ -105,22 +108,50 @@ def _engagements(parsed: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> set[s
     return found
 
 
-def _mapping_accuracy(repo: Repository, registry: Registry, version: Version | None) -> float | None:
-    if version is None:
-        return None
+def _mapping_accuracy(repo: Repository, version: Version | None) -> dict[str, Any]:
+    """mapping_accuracy (holdout value at the latest version), its 95% interval, cases and sections."""
+    found = _holdout_at(repo, version) if version is not None else None
+    found = found or {}
+    return {
+        "mapping_accuracy": found.get("value"),
+        "mapping_accuracy_interval": found.get("interval"),
+        "mapping_accuracy_cases": found.get("cases"),
+        "mapping_accuracy_per_section": found.get("per_section"),
+    }
+
+
+def _holdout_at(repo: Repository, version: Version) -> dict[str, Any] | None:
+    """The holdout figures of a version: from its tag when it records them all, else measured."""
     holdout = read_metadata(repo, version).get("holdout")
-    if isinstance(holdout, Mapping) and isinstance(holdout.get("value"), int | float):
-        return round(float(holdout["value"]), 6)
+    if (
+        isinstance(holdout, Mapping)
+        and isinstance(holdout.get("value"), int | float)
+        and isinstance(holdout.get("interval"), list)
+        and isinstance(holdout.get("per_section"), Mapping)
+    ):
+        return {
+            "value": round(float(holdout["value"]), 6),
+            "interval": holdout["interval"],
+            "cases": holdout.get("cases"),
+            "per_section": holdout["per_section"],
+        }
     state = TreeState(repo, version.commit, version.tag)
     try:
         spec = load_rules(state).require_registry().library(MAPPING)
     except CanonryError:
         return None
-    return measure(state, spec)
+    measured = measure_holdout(state, spec)
+    if (
+        measured is not None
+        and isinstance(holdout, Mapping)
+        and isinstance(holdout.get("value"), int | float)
+    ):
+        measured["value"] = round(float(holdout["value"]), 6)  # what the tag recorded is the figure
+    return measured
 
 
-def measure(state: TreeState, spec: LibrarySpec) -> float | None:
-    """The library's holdout metric at a state, or None when it has no usable holdout set."""
+def measure_holdout(state: TreeState, spec: LibrarySpec) -> dict[str, Any] | None:
+    """{value, interval, cases, per_section} of the library on its holdout set at a state, or None."""
     if spec.holdout is None:
         return None
     holdout = read_holdout(state, spec.holdout.data)
@@ -130,7 +161,15 @@ def measure(state: TreeState, spec: LibrarySpec) -> float | None:
         evaluation = evaluate(spec.holdout, Library(state, spec), holdout.cases)
     except CanonryError:
         return None
-    return round(compare(holdout.cases, None, evaluation).value, 6)
+    comparison = compare(holdout.cases, None, evaluation)
+    metrics = comparison.to_metrics()
+    return {k: metrics[k] for k in ("value", "interval", "cases", "per_section")}
+
+
+def measure(state: TreeState, spec: LibrarySpec) -> float | None:
+    """The library's holdout metric at a state, or None when it has no usable holdout set."""
+    found = measure_holdout(state, spec)
+    return found["value"] if found else None
 
 
 def _backlog(
@@ -165,7 +204,13 @@ def _avg_days(repo: Repository, versions: Any, moment: dt.datetime) -> float | N
 
 
 def _coverage_pct(cells: Mapping[str, Mapping[str, Any]]) -> float | None:
-    return _pct(sum(1 for c in cells.values() if c.get("basis") == "calibrated"), len(cells))
+    """Calibrated ISCO-08 sub-major groups over all 43 (a group without a cell counts as not calibrated)."""
+    calibrated = {
+        c.get("occupation_code")
+        for c in cells.values()
+        if c.get("basis") == "calibrated" and is_sub_major_group(c.get("occupation_code"))
+    }
+    return _pct(len(calibrated), len(SUB_MAJOR_GROUPS)) if cells else None
 
 
 def _assumed_vs_calibrated(parsed: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, float | None]:

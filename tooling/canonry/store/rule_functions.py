@@ -21,6 +21,33 @@ SUM_TOLERANCE = 1e-6
 
 _WORD = re.compile(r"\w", re.UNICODE)
 
+# ISIC Rev.4: each section letter with its divisions.
+_SECTIONS: dict[str, tuple[int, ...]] = {
+    "A": (1, 2, 3),
+    "B": (5, 6, 7, 8, 9),
+    "C": tuple(range(10, 34)),
+    "D": (35,),
+    "E": (36, 37, 38, 39),
+    "F": (41, 42, 43),
+    "G": (45, 46, 47),
+    "H": (49, 50, 51, 52, 53),
+    "I": (55, 56),
+    "J": (58, 59, 60, 61, 62, 63),
+    "K": (64, 65, 66),
+    "L": (68,),
+    "M": (69, 70, 71, 72, 73, 74, 75),
+    "N": (77, 78, 79, 80, 81, 82),
+    "O": (84,),
+    "P": (85,),
+    "Q": (86, 87, 88),
+    "R": (90, 91, 92, 93),
+    "S": (94, 95, 96),
+    "T": (97, 98),
+    "U": (99,),
+}
+ISIC_DIVISIONS = frozenset(f"{s}{d:02d}" for s, divisions in _SECTIONS.items() for d in divisions)
+SECTOR_FIELDS = ("sector_code", "final_code", "suggested_code")
+
 
 def _is_number(value: Any) -> bool:
     """A finite int or float (not a bool) that converts to a float."""
@@ -134,3 +161,23 @@ def mapping_evidence_consistent(entry: Mapping[str, Any]) -> list[Problem]:
     if kind == "overrides" and not evidence.get("override_ids"):
         return [(("evidence", "override_ids"), "overrides evidence needs the override ids")]
     return []
+
+
+def sector_codes_are_isic_divisions(entry: Mapping[str, Any]) -> list[Problem]:
+    """Every sector code an entry names (its code fields, sector share keys) is an ISIC Rev.4 division.
+
+    The schemas only check the shape (`C99` passes `^[A-U][0-9]{2}$`); an unknown
+    division is an error wherever it appears.
+    """
+    problems: list[Problem] = []
+    for name in SECTOR_FIELDS:
+        code = entry.get(name)
+        if isinstance(code, str) and code not in ISIC_DIVISIONS:
+            problems.append(((name,), f"unknown sector code {code!r}: not an ISIC Rev.4 division"))
+    shares = entry.get("sector_shares")
+    if isinstance(shares, Mapping):
+        for code in shares:
+            if isinstance(code, str) and code not in ISIC_DIVISIONS:
+                message = f"unknown sector code {code!r}: not an ISIC Rev.4 division"
+                problems.append((("sector_shares", code), message))
+    return problems
