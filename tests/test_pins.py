@@ -23,6 +23,7 @@ from test_runtime_open import (  # noqa: F401 - fixtures
     publish,
     two_versions,
 )
+from trust_keys import signed_deprecation
 
 
 def pin(repo: Path, *specs: str, lock: Path, extra: tuple[str, ...] = ()) -> object:
@@ -207,11 +208,7 @@ def test_missing_lock_file(two_versions: Path, tmp_path: Path) -> None:
 
 
 def test_pinned_deprecated_version_warns(two_versions: Path, tmp_path: Path) -> None:
-    repo = Repository(two_versions)
-    note = dump_yaml(
-        {"deprecated": {"reason": "wrong steel codes", "by": TAGGER.email, "at": "2026-01-16T00:00:00Z"}}
-    )
-    repo.write_note("refs/notes/canonry", repo.ref_target("refs/tags/mapping/v1"), note, TAGGER, "deprecate")
+    signed_deprecation(two_versions, tmp_path, "mapping@v1", "wrong steel codes")
     lock = tmp_path / "canonry.lock"
     result = pin(two_versions, "mapping@v1", lock=lock)
     assert result.exit_code == 0 and "mapping/v1 is deprecated: wrong steel codes" in result.stderr

@@ -213,12 +213,14 @@ def test_second_load_costs_no_parse_even_in_a_new_process(
     real = entries_module.load_mapping
     monkeypatch.setattr(entries_module, "load_mapping", lambda d, s: parsed.append(s) or real(d, s))
     monkeypatch.setattr(entries_module, "_STORES", {})
+    monkeypatch.setattr(entries_module, "_MEMO", {})  # other tests load the same trees in this process
     (Repository(two_versions).cache_dir() / "cache.sqlite3").unlink(missing_ok=True)
     canonry.open(two_versions).library("mapping").load()
     assert len(parsed) == 4
     canonry.open(two_versions).library("mapping").load()
     assert len(parsed) == 4  # the in-memory store, keyed by blob id
     monkeypatch.setattr(entries_module, "_STORES", {})  # as a new process would start
+    monkeypatch.setattr(entries_module, "_MEMO", {})
     canonry.open(two_versions).library("mapping").load()
     assert len(parsed) == 4  # the shared on-disk cache under .git/canonry
 

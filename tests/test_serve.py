@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any
 
 import pytest
 from canonry.runtime.api import Canon
-from canonry.runtime.serve import MAX_TARGET, make_server
+from canonry.runtime.serve import MAX_TARGET, start
 from canonry.store.repo import Repository
-from canonry.store.yamlio import dump_yaml
 from test_runtime_open import TAGGER, private_cache, two_versions  # noqa: F401 - fixtures
+from trust_keys import signed_deprecation
 
 
 class Client:
@@ -52,21 +51,17 @@ class Client:
 @pytest.fixture
 def api(two_versions: Path) -> Iterator[Client]:
     canon = Canon(Repository(two_versions), str(two_versions))
-    server = make_server(canon, "127.0.0.1", 0, quiet=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
+    running = start(canon, "127.0.0.1", 0, quiet=True)
     try:
-        yield Client(server.server_address[1])
+        yield Client(running.port)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        running.stop()
 
 
 def test_libraries(api: Client) -> None:
     status, headers, doc = api.get("/libraries")
     assert status == 200 and headers["Content-Type"] == "application/json"
-    assert doc["format"] == "canonry.runtime.api.libraries/v1"
+    assert doc["format"] == "canonry.api.libraries/v1"
     mapping = next(row for row in doc["libraries"] if row["name"] == "mapping")
     assert mapping == {
         "name": "mapping",
@@ -78,16 +73,13 @@ def test_libraries(api: Client) -> None:
     assert headers["Cache-Control"] == "no-cache" and headers["ETag"].startswith('"')
 
 
-def test_versions_with_deprecation(api: Client, two_versions: Path) -> None:
+def test_versions_with_deprecation(api: Client, two_versions: Path, tmp_path: Path) -> None:
     repo = Repository(two_versions)
     v1 = repo.ref_target("refs/tags/mapping/v1")
-    note = dump_yaml(
-        {"deprecated": {"reason": "superseded", "by": TAGGER.email, "at": "2026-01-16T00:00:00Z"}}
-    )
-    repo.write_note("refs/notes/canonry", v1, note, TAGGER, "deprecate")
+    signed_deprecation(two_versions, tmp_path, "mapping@v1", "superseded")
     status, _h, doc = api.get("/libraries/mapping/versions")
     assert (
-        status == 200 and doc["format"] == "canonry.runtime.api.versions/v1" and doc["latest"] == "mapping/v2"
+        status == 200 and doc["format"] == "canonry.api.versions/v1" and doc["latest"] == "mapping/v2"
     )
     first, second = doc["versions"]
     assert (first["tag"], first["tag_object"], first["deprecated"]) == ("mapping/v1", v1, "superseded")
@@ -103,7 +95,7 @@ def test_version_is_immutable_and_latest_is_not(api: Client, two_versions: Path)
         assert status == 200 and headers["ETag"] == f'"{tag_object}"'
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert (doc["format"], doc["tag"], doc["entry_count"]) == (
-            "canonry.runtime.api.version/v1",
+            "canonry.api.version/v1",
             "mapping/v1",
             3,
         )
@@ -134,7 +126,7 @@ def test_entries_and_pages(api: Client, two_versions: Path) -> None:
     tree = repo.subtree(repo.tree_of(repo.resolve_commit("mapping/v2")), "knowledge/mapping")
     status, headers, doc = api.get("/libraries/mapping/versions/v2/entries")
     assert (
-        status == 200 and headers["ETag"] == f'"{tree}"' and doc["format"] == "canonry.runtime.api.entries/v1"
+        status == 200 and headers["ETag"] == f'"{tree}"' and doc["format"] == "canonry.api.entries/v1"
     )
     assert doc["count"] == 4 and [e["id"] for e in doc["entries"]] == ["m0", "m1", "m2", "m3"]
     assert doc["next_after"] is None
@@ -145,7 +137,7 @@ def test_entries_and_pages(api: Client, two_versions: Path) -> None:
     assert [e["id"] for e in rest["entries"]] == ["m2", "m3"] and rest["next_after"] is None
     for bad in ("limit=0", "limit=x", "limit=10001", "after=NOT_AN_ID", "limit=1&limit=2"):
         status, _h, err = api.get(f"/libraries/mapping/versions/v2/entries?{bad}")
-        assert status == 400 and err["format"] == "canonry.runtime.api.error/v1"
+        assert status == 400 and err["format"] == "canonry.api.error/v1"
 
 
 def test_entry(api: Client, two_versions: Path) -> None:
@@ -156,7 +148,7 @@ def test_entry(api: Client, two_versions: Path) -> None:
     assert status == 200 and headers["ETag"] == f'"{blob.oid}"'
     assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert (doc["format"], doc["id"], doc["blob"], doc["entry"]["confidence"]) == (
-        "canonry.runtime.api.entry/v1",
+        "canonry.api.entry/v1",
         "m0",
         blob.oid,
         0.95,
@@ -197,7 +189,7 @@ def test_entry(api: Client, two_versions: Path) -> None:
 def test_errors_are_json_with_status(api: Client, path: str, status: int, error: str) -> None:
     got, headers, doc = api.get(path)
     assert (got, doc["status"], doc["error"]) == (status, status, error)
-    assert doc["format"] == "canonry.runtime.api.error/v1" and doc["message"]
+    assert doc["format"] == "canonry.api.error/v1" and doc["message"]
     assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
 
 
@@ -205,7 +197,7 @@ def test_very_long_urls(api: Client) -> None:
     status, _h, doc = api.get("/libraries/mapping/versions/v1/entries/" + "a" * MAX_TARGET)
     assert status == 414 and doc["error"] == "uri_too_long"
     status, _h, doc = api.get("/libraries?x=" + "b" * 70_000)  # past http.server's own 64 KiB line limit
-    assert status == 414 and doc["format"] == "canonry.runtime.api.error/v1"
+    assert status == 414 and doc["format"] == "canonry.api.error/v1"
 
 
 def test_no_write_methods(api: Client) -> None:
@@ -235,10 +227,12 @@ def test_diff(api: Client, two_versions: Path) -> None:
 def test_health_and_openapi(api: Client) -> None:
     status, _h, doc = api.get("/health")
     assert status == 200 and doc["format"] == "canonry.health/v1" and doc["serve"]["status"] == "ok"
+    assert doc["serve"]["fetched_at"] is None  # a path: nothing fetched; a mirror: when it last was
     assert doc["libraries"]["mapping"]["latest"] == "mapping/v2"
     status, _h, spec = api.get("/openapi.json")
     assert status == 200 and spec["openapi"].startswith("3.1")
-    assert set(spec["paths"]) == {
+    assert set(spec["paths"]) >= {
+        "/libraries/{name}/versions/{version}/entries/{id}/confidence",
         "/libraries",
         "/libraries/{name}/versions",
         "/libraries/{name}/versions/{version}",
@@ -274,8 +268,8 @@ def test_garbage_request_line(api: Client) -> None:
     with socket.create_connection(("127.0.0.1", api.port), timeout=10) as s:
         s.sendall(b"NONSENSE\r\n\r\n")
         reply = s.recv(65536)
-    # http.server answers a request line without a version the HTTP/0.9 way: the body alone
-    assert b'"format":"canonry.runtime.api.error/v1"' in reply and b'"status":400' in reply
+    # refused with a proper HTTP/1.1 status line, never the HTTP/0.9 way (a body alone)
+    assert reply.startswith(b"HTTP/1.1 400 "), reply
 
 
 def test_the_serve_command(two_versions: Path, private_cache: Path) -> None:
@@ -298,3 +292,19 @@ def test_the_serve_command(two_versions: Path, private_cache: Path) -> None:
         proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_the_cli_stays_light() -> None:
+    """`canonry --help` and `import canonry` never load the server, templates or plots."""
+    code = (
+        "import sys\n"
+        "import canonry\n"
+        "from canonry.cli.main import main\n"
+        "sys.argv = ['canonry', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'uvicorn', 'h11', 'jinja2', 'pygal'})\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent / "tooling"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.stderr.strip().endswith("[]"), proc.stderr[-2000:]

@@ -12,12 +12,14 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import CheckFailed
+from ..report.outcome import exit_code
 from ..runtime.api import Canon
 from ..runtime.bundle import load_bundle, write_bundle
 from ..runtime.files import atomic_write
 from ..runtime.mirror import Mirror, is_remote, redact
 from ..runtime.pins import DEFAULT_LOCK, Lock, deprecation, pin, read_lock, write_lock
 from ..runtime.verify import VerifyReport, render_text, verify
+from ..store.versions import resolve_version
 from .common import emit, emit_json, open_repo, repo_option, say
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,14 +52,29 @@ def _warnings_to_stderr() -> Iterator[None]:
                 say(f"canonry: warning: {w.message}")
 
 
-def _canon(repo_path: str | None, source: str | None, lock: Lock | None, fetch: bool = True) -> Canon:
+def workspace_option(func: F) -> F:
+    return click.option(
+        "--workspace",
+        default=None,
+        metavar="ID",
+        help="Also hand out this workspace's WORKSPACE_ONLY entries (without it: none are).",
+    )(func)
+
+
+def _canon(
+    repo_path: str | None,
+    source: str | None,
+    lock: Lock | None,
+    fetch: bool = True,
+    workspace: str | None = None,
+) -> Canon:
     """A Canon for a command: no downgrade watermark (a command is not a consumer)."""
     chosen = source or (None if repo_path else lock.source if lock else None)
     if chosen and is_remote(chosen):
         mirror = Mirror(chosen)
-        return Canon(mirror.open(fetch=fetch), redact(chosen), lock=lock, mirror=mirror)
+        return Canon(mirror.open(fetch=fetch), redact(chosen), lock=lock, mirror=mirror, workspace=workspace)
     repo = open_repo(chosen or repo_path, allow_shallow=True)
-    return Canon(repo, str(repo.workdir or repo.git_dir).rstrip("/"), lock=lock)
+    return Canon(repo, str(repo.workdir or repo.git_dir).rstrip("/"), lock=lock, workspace=workspace)
 
 
 def _lock_if_any(path: str | None) -> Lock | None:
@@ -101,7 +118,7 @@ def pin_cmd(
         new = Lock(new.source, new.pins, lock_path)
         write_lock(lock_path, new)
     for before, after in changes:
-        reason = deprecation(canon.repo, after.tag_object)
+        reason = deprecation(canon.repo, resolve_version(canon.repo, after.library, after.version))
         if reason is not None:
             say(f"canonry: warning: {after.tag} is deprecated: {reason}")
         if fmt == "text":
@@ -156,7 +173,11 @@ def verify_cmd(
             except CheckFailed as exc:  # VerificationError and the like: a finding, not a crash
                 from ..gates.findings import ERROR, Finding
 
-                report.findings.append(Finding(path, None, None, "bundle", ERROR, str(exc)))
+                report.findings.append(
+                    Finding(
+                        path=path, line=None, column=None, gate="bundle", severity=ERROR, message=str(exc)
+                    )
+                )
     else:
         lock = _lock_if_any(lock_path)
         with _warnings_to_stderr():
@@ -172,13 +193,14 @@ def verify_cmd(
         emit_json(report.to_dict())
     else:
         emit(render_text(report))
-    raise SystemExit(0 if report.ok else 1)
+    raise SystemExit(exit_code(report))
 
 
 @click.command("export")
 @repo_option
 @source_option
 @fetch_option
+@workspace_option
 @click.argument("spec", metavar="LIBRARY@VERSION")
 @click.option("--lock", "lock_path", default=None, help="Check this lock file first; serve its pins.")
 @click.option("--output", "-o", default=None, help="Write the bundle to this file (default: stdout).")
@@ -187,6 +209,7 @@ def export_cmd(
     repo_path: str | None,
     source: str | None,
     fetch: bool,
+    workspace: str | None,
     spec: str,
     lock_path: str | None,
     output: str | None,
@@ -197,7 +220,9 @@ def export_cmd(
     The bundle holds the version's tag, tag object, commit, tree and metadata,
     every entry, a SHA-256 per entry and one for the whole bundle (over RFC 8785
     canonical JSON; see docs/runtime-guide.md). canonry.load_bundle(path) and
-    `canonry verify --bundle FILE` check it.
+    `canonry verify --bundle FILE` check it. WORKSPACE_ONLY entries are left
+    out unless --workspace names their workspace; the bundle records the
+    scopes it holds.
 
     \b
     Example:
@@ -207,7 +232,7 @@ def export_cmd(
     lock = _lock_if_any(lock_path)
     buffer = io.StringIO()
     with _warnings_to_stderr():
-        canon = _canon(repo_path, source, lock, fetch)
+        canon = _canon(repo_path, source, lock, fetch, workspace)
         doc = write_bundle(canon, spec, buffer)
     if output is None:
         emit(buffer.getvalue())
@@ -219,35 +244,54 @@ def export_cmd(
 @click.command("serve")
 @repo_option
 @source_option
+@workspace_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (each opens the repository itself; answers are the same from any).",
 )
 @click.option(
     "--refresh", default=60.0, show_default=True, help="Seconds between fetches of a remote source."
 )
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 def serve_cmd(
-    repo_path: str | None, source: str | None, host: str, port: int, refresh: float, quiet: bool
+    repo_path: str | None,
+    source: str | None,
+    workspace: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    refresh: float,
+    quiet: bool,
 ) -> None:
-    """Serve published versions over a read-only HTTP API (JSON; OpenAPI at /openapi.json).
+    """Serve published versions over a read-only HTTP API (JSON; OpenAPI at /openapi.json) and a web UI.
 
     Routes: /libraries, /libraries/{name}/versions, /libraries/{name}/versions/{version},
-    .../entries, .../entries/{id}, /diff?from=LIB@vA&to=LIB@vB, /health. Responses
-    at a version carry a strong ETag and immutable cache headers; `latest` is
-    revalidated on every use. No write endpoints.
+    .../entries, .../entries/{id}, /diff?from=LIB@vA&to=LIB@vB, /health, and the
+    web UI under /ui/. Responses at a version carry a strong ETag and immutable
+    cache headers; `latest` is revalidated on every use. No write endpoints.
+    Runs on uvicorn; WORKSPACE_ONLY entries are served only with --workspace.
 
     \b
     Example:
       canonry serve --port 8080
-      canonry serve --source git://example.org/knowledge.git --host 0.0.0.0
+      canonry serve --source git://example.org/knowledge.git --host 0.0.0.0 --workers 2
       curl http://127.0.0.1:8080/libraries/mapping/versions/v4/entries
     """
-    from ..runtime.serve import serve
+    from ..runtime.serve import ServeConfig, serve
 
+    if source is None:
+        repo = open_repo(repo_path, allow_shallow=True)
+        repo_path = str(repo.workdir or repo.git_dir)
+    config = ServeConfig(repo=repo_path, source=source, workspace=workspace, quiet=quiet)
     with _warnings_to_stderr():
-        canon = _canon(repo_path, source, None, True)
-    serve(canon, host, port, refresh=refresh, quiet=quiet)
+        serve(config, host, port, workers=workers, refresh=refresh)
 
 
 def register(group: click.Group) -> None:

@@ -5,6 +5,11 @@
     lib[entry_id], len(lib), iter(lib), lib.confidence(entry_id)
     canon.snapshot()                        # {library: {tag, version, tag_object, commit, tree}}
 
+WORKSPACE_ONLY entries are handed out only to a caller that names their
+workspace (`workspace=`); entries carry their effective confidence and band.
+A version opened without a lock is still checked against its own metadata
+(see published.py): a tag re-created elsewhere raises TagMovedError.
+
 Reads go straight to the object database at the tag (no checkout); entries are
 parsed once per blob id and cached in the repository (shared with the CLI).
 """
@@ -16,10 +21,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeprecatedVersionWarning, LockFileError, UnknownVersionError
+from ..errors import (
+    DeprecatedVersionWarning,
+    LockFileError,
+    UnknownLibraryError,
+    UnknownVersionError,
+    UsageError,
+)
 from ..publication.signing import SignatureInfo, resolve_allowed_signers, verify_tag
 from ..store.entries import Library
-from ..store.registry import Registry
 from ..store.repo import Repository
 from ..store.states import TreeState
 from ..store.versions import Version, is_version_selector, list_versions, resolve_version
@@ -33,6 +43,9 @@ from .pins import (
     registry_at,
     signatures_required,
 )
+from .published import check_published
+from .reads import ReadingLibrary
+from .scoped import ScopedLibrary
 from .watermark import Watermark
 
 
@@ -56,8 +69,12 @@ class Canon:
         require_signed: bool | None = None,
         allowed_signers: str | os.PathLike[str] | None = None,
         mirror: Mirror | None = None,
+        workspace: str | None = None,
+        all_scopes: bool = False,
     ) -> None:
         self.repo = repo
+        self.workspace = workspace
+        self.all_scopes = all_scopes  # stewards' tools (canonry show) see every scope
         self.source = source
         self.lock = lock
         self.watermark = watermark
@@ -67,9 +84,10 @@ class Canon:
         self._allowed_signers_arg = allowed_signers
         self._allowed_signers: str | None = None
         self._signers_resolved = False
-        self._libraries: dict[tuple[str, str], Library] = {}
+        self._libraries: dict[tuple[str, str], ScopedLibrary] = {}
+        self._published: set[str] = set()  # tag objects checked against their metadata
         self._targets: dict[str, str] = {}  # tag -> tag object, for the snapshot
-        self._used: dict[str, Library] = {}
+        self._used: dict[str, ScopedLibrary] = {}
         self._signatures: dict[str, SignatureInfo] = {}
         self._warned: set[str] = set()
         self._refreshed = False
@@ -77,12 +95,25 @@ class Canon:
     # --- reading -------------------------------------------------------------------
 
     def library(
-        self, name: str, version: str | int | None = None, *, allow_downgrade: bool | None = None
-    ) -> Library:
+        self,
+        name: str,
+        version: str | int | None = None,
+        *,
+        channel: str | None = None,
+        allow_downgrade: bool | None = None,
+    ) -> ScopedLibrary:
         """A library at a version (`latest`, `v4`, 4) or at any git ref (`main`, `draft/x`).
 
-        Without a version: the version the lock pins, else the latest.
+        Without a version: the version the lock pins, else the latest. The
+        version's tag must name what its metadata records (TagMovedError).
         """
+        if channel is not None:  # a channel's signed move is the decision to serve it, lower or not
+            from .channels import resolve_channel
+
+            if version is not None:
+                raise UsageError(f"ask for {name} by version or by channel, not both")
+            version = resolve_channel(self.repo, name, channel).number
+            allow_downgrade = True if allow_downgrade is None else allow_downgrade
         pin = self.lock.pins.get(name) if self.lock else None
         if version is None:
             version = pin.version if pin else "latest"
@@ -97,6 +128,9 @@ class Canon:
         resolved = self._resolve(name, version)
         if pin is not None:
             check_pin(self.repo, pin, self.lock)
+        if self._signatures_required(resolved):
+            self.signature(resolved)  # first: a replayed signed tag is named as such
+        self.check_published(resolved)
         allowed = self.allow_downgrade if allow_downgrade is None else allow_downgrade
         self._admit(resolved, allowed)
         key = (name, resolved.target)  # by tag object: what the tag names, not its name
@@ -104,19 +138,33 @@ class Canon:
         if lib is None:
             state = TreeState(self.repo, resolved.commit, resolved.tag)
             spec = registry_at(self.repo, resolved.commit).library(name)
-            lib = self._libraries[key] = Library(state, spec, version=resolved.number, tag=resolved.tag)
+            inner = Library(state, spec, version=resolved.number, tag=resolved.tag)
+            lib = self._libraries[key] = ReadingLibrary(inner, self.workspace, self.all_scopes)
             self._targets[resolved.tag] = resolved.target
         self._used[name] = lib
         return lib
 
+    def check_published(self, version: Version) -> None:
+        """Raise TagMovedError unless the version's tag names what its metadata records, on main."""
+        if version.target not in self._published:
+            check_published(self.repo, version)
+            self._published.add(version.target)
+
+    def router(self, name: str, **options: Any) -> Any:
+        """A canary or shadow router between two versions or channels of a library (runtime/canary.py)."""
+        from .canary import Router
+
+        return Router(self, name, **options)
+
     def versions(self, name: str | None = None) -> list[Version]:
         return list_versions(self.repo, name)
 
-    def registry_at(self, commit: str) -> Registry:
-        return registry_at(self.repo, commit)
+    def snapshot(self, reads: bool = False) -> dict[str, dict[str, Any]]:
+        """{library: {tag, version, tag_object, commit, tree}} of what was served, for a run record.
 
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        """{library: {tag, version, tag_object, commit, tree}} of what was served, for a run record."""
+        With reads=True each library also has `reads`: {"all": bool, "entries": {id: blob id}}
+        (see runtime/reads.py; `canonry impact` reads it).
+        """
         out: dict[str, dict[str, Any]] = {}
         for name in sorted(self._used):
             lib = self._used[name]
@@ -127,6 +175,8 @@ class Canon:
                 "commit": lib.commit,
                 "tree": lib.tree,
             }
+            if reads and isinstance(lib, ReadingLibrary):
+                out[name]["reads"] = lib.read_record()
         return out
 
     def refresh(self) -> bool:
@@ -162,20 +212,21 @@ class Canon:
 
     # --- internals -----------------------------------------------------------------
 
-    def _at_ref(self, name: str, ref: str) -> Library:
+    def _at_ref(self, name: str, ref: str) -> ScopedLibrary:
         commit = self.repo.resolve_commit(ref)
         key = (name, commit)
         lib = self._libraries.get(key)
         if lib is None:
             spec = registry_at(self.repo, commit).library(name)
-            lib = self._libraries[key] = Library(TreeState(self.repo, commit, ref), spec)
+            inner = Library(TreeState(self.repo, commit, ref), spec)
+            lib = self._libraries[key] = ReadingLibrary(inner, self.workspace, self.all_scopes)
         self._used[name] = lib
         return lib
 
     def _resolve(self, name: str, version: str | int) -> Version:
         try:
             return resolve_version(self.repo, name, version)
-        except UnknownVersionError:
+        except (UnknownVersionError, UnknownLibraryError):
             if self.mirror is None or self._refreshed:
                 raise
         self.refresh()  # on demand: the version may have been published since the last fetch
@@ -189,7 +240,7 @@ class Canon:
             self.signature(version)
         if version.tag not in self._warned:
             self._warned.add(version.tag)
-            reason = deprecation(self.repo, version.target)
+            reason = deprecation(self.repo, version)
             if reason is not None:
                 message = f"{version.tag} is deprecated: {reason}"
                 warnings.warn(DeprecatedVersionWarning(message), stacklevel=4)
@@ -230,6 +281,7 @@ def open(  # noqa: A001 - the public name the design fixes: canonry.open
     allow_downgrade: bool = False,
     require_signed: bool | None = None,
     allowed_signers: str | os.PathLike[str] | None = None,
+    workspace: str | None = None,
 ) -> Canon:
     """Open a knowledge repository (a path, or a file://, git://, http(s):// URL) for reading at tags.
 
@@ -237,7 +289,8 @@ def open(  # noqa: A001 - the public name the design fixes: canonry.open
     `fetch=False`; a version not in the mirror is then fetched on demand). An
     unreachable remote serves the last fetched state with a StaleSourceWarning.
     With `lock`, every pin is checked before anything is served (TagMovedError,
-    LockFileError), and `source` defaults to the lock's.
+    LockFileError), and `source` defaults to the lock's. WORKSPACE_ONLY entries
+    are served only to the workspace named by `workspace`.
     """
     lock_obj = lock if isinstance(lock, Lock) else read_lock(lock) if lock is not None else None
     lock_path = Path(lock_obj.path) if lock_obj is not None and lock_obj.path else None
@@ -262,6 +315,7 @@ def open(  # noqa: A001 - the public name the design fixes: canonry.open
         require_signed=require_signed,
         allowed_signers=allowed_signers,
         mirror=mirror,
+        workspace=workspace,
     )
     canon.check_lock()
     return canon

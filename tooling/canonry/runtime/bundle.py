@@ -118,6 +118,9 @@ def _export(canon: Canon, spec: str) -> tuple[dict[str, Any], list[tuple[str, st
         "tree": lib.tree,
         "metadata": read_metadata(canon.repo, resolved),
         "entry_count": len(rows),
+        # which reuse scopes it holds, and for which workspace (WORKSPACE_ONLY entries of others: left out)
+        "scopes": lib.scopes,
+        "workspace": canon.workspace,
     }
     return header, rows
 
@@ -139,6 +142,8 @@ class Bundle(Mapping[str, Entry]):
         self.tree: str | None = head["tree"]
         self.metadata: Mapping[str, Any] = Entry(head["metadata"])
         self.sha256: str = head["sha256"]
+        self.scopes: list[str] | None = head.get("scopes")
+        self.workspace: str | None = head.get("workspace")
         self._entries = entries
 
     def __getitem__(self, entry_id: str) -> Entry:
@@ -220,6 +225,10 @@ def _verify(data: bytes, label: str) -> Bundle:
         if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != digest:
             raise fail(f"entry {entry_id}: content does not match its sha256 (changed after export)")
         entries[entry_id] = Entry(data_)
+    if head.get("scopes") is not None:
+        held = {str(e.get("reuse_scope") or "unscoped") for e in entries.values()}
+        if not held <= set(head["scopes"]):
+            raise fail(f"holds scopes {sorted(held - set(head['scopes']))} its header does not record")
     if head["entry_count"] != len(rows):
         raise fail(f"entry_count {head['entry_count']} but {len(rows)} entries")
     skeleton = {**head, "entries": [{"id": r[0], "sha256": r[1]} for r in rows]}
@@ -298,6 +307,11 @@ def _check_header(doc: dict[str, Any], fail: Any) -> None:
         value = doc[key]
         if not (isinstance(value, str) and _OID.fullmatch(value)) and not (key == "tree" and value is None):
             raise fail(f"{key} is not an object id")
+    scopes, workspace = doc.get("scopes"), doc.get("workspace")
+    if scopes is not None and not (isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)):
+        raise fail("scopes must be a list of strings")
+    if workspace is not None and not isinstance(workspace, str):
+        raise fail("workspace must be a string or null")
     if not isinstance(doc["entry_count"], int):
         raise fail("entry_count must be an integer")
     if not isinstance(doc["sha256"], str) or not _HEX64.fullmatch(doc["sha256"]):

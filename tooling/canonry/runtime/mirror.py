@@ -38,25 +38,20 @@ from ..errors import (
     StaleSourceWarning,
     TagMovedError,
 )
+from ..store.refnames import CHANNELS_PREFIX, DEPRECATIONS_NOTES, INCOMING_PREFIX
 from ..store.repo import RefUpdate, Repository, init_repository
 from ..store.times import rfc3339
 from .files import atomic_write, cache_root, locked
 
 REMOTE_PREFIXES = ("file://", "git://", "http://", "https://", "ssh://")
-INCOMING = "refs/canonry-incoming/"
-REFSPECS = tuple(f"+refs/{kind}/*:{INCOMING}{kind}/*" for kind in ("heads", "tags", "notes"))
-FAST_FORWARD_ONLY = frozenset({"refs/heads/main", "refs/notes/canonry"})
+INCOMING = INCOMING_PREFIX
+# canonry/index: the derived indexes of published trees (content-addressed, verified on read)
+KINDS = ("heads", "tags", "notes", "canonry/channels", "canonry/index")
+REFSPECS = tuple(f"+refs/{kind}/*:{INCOMING}{kind}/*" for kind in KINDS)
+FAST_FORWARD_ONLY = frozenset({"refs/heads/main", DEPRECATIONS_NOTES})
+CHANNELS = CHANNELS_PREFIX  # a channel's chain of moves is its audit log: fast-forward only
 FETCH_TIMEOUT_ENV = "CANONRY_FETCH_TIMEOUT"
 STATE_FORMAT = "canonry.mirror/v1"
-# What git prints when the objects it received fail its checks (as opposed to a network failure).
-_CORRUPT_HINTS = (
-    "fsck error",
-    "index-pack failed",
-    "unpack-objects failed",
-    "bad object",
-    "did not send all necessary objects",
-    "invalid object",
-)
 
 
 def is_remote(source: str) -> bool:
@@ -157,10 +152,9 @@ class Mirror:
             self._check_location(repo, tmp)
             self._fetch(repo)
             fsck = repo.fsck()
-            if fsck.returncode != 0:
+            if not fsck.ok:
                 raise CorruptObjectError(
-                    f"{self.display} failed `git fsck --strict` on its first fetch: "
-                    + _summary(fsck.stdout + fsck.stderr)
+                    f"{self.display} failed `git fsck --strict` on its first fetch: {fsck.message[:300]}"
                 )
             self._reconcile(repo)
             self._write_state(tmp, {"created_at": rfc3339()})
@@ -172,13 +166,13 @@ class Mirror:
     def _fetch(self, repo: Repository) -> None:
         timeout = float(os.environ.get(FETCH_TIMEOUT_ENV) or 120)
         try:
-            proc = repo.fetch_refspecs(self.url, REFSPECS, timeout=timeout)
+            fetched = repo.fetch(self.url, REFSPECS, check_objects=True, keep_packed=True, timeout=timeout)
         except GitCommandError as exc:
             raise RemoteError(f"cannot fetch {self.display}: {exc}") from None
-        if proc.returncode == 0:
+        if fetched.ok:
             return
-        detail = _summary(proc.stderr)
-        if any(hint in proc.stderr.lower() for hint in _CORRUPT_HINTS):
+        detail = fetched.message[:300]
+        if fetched.corrupt:
             raise CorruptObjectError(f"{self.display} sent objects that fail git's checks: {detail}")
         raise RemoteError(f"cannot fetch {self.display}: {detail}")
 
@@ -186,14 +180,22 @@ class Mirror:
         try:
             self._fetch(repo)
         except RemoteError as exc:
+            self.record_failure(str(exc))
             fetched = self.state().get("fetched_at", "an unknown time")
             warnings.warn(
                 StaleSourceWarning(f"{exc}; serving the mirror as last fetched at {fetched}"), stacklevel=4
             )
             return False
         self._reconcile(repo)
-        self._write_state(self.path, {})
+        self._write_state(self.path, {"last_error": None, "failed_at": None})
         return True
+
+    def record_failure(self, message: str) -> None:
+        """Note a failed refresh in the mirror's state (fetched_at stays: it says how old the copy is)."""
+        if not self.exists():
+            return
+        doc = {**self.state(), "last_error": message, "failed_at": rfc3339()}
+        atomic_write(self._state_file, json.dumps(doc, sort_keys=True).encode() + b"\n")
 
     def _reconcile(self, repo: Repository) -> None:
         """Move the mirror's refs to what was fetched, within the rules above, all or nothing."""
@@ -210,7 +212,9 @@ class Mirror:
                 updates.append(RefUpdate(name, target, None))
             elif name.startswith("refs/tags/"):
                 moved.append((name, old, target))
-            elif name in FAST_FORWARD_ONLY and not _fast_forward(repo, old, target):
+            elif (name in FAST_FORWARD_ONLY or name.startswith(CHANNELS)) and not _fast_forward(
+                repo, old, target
+            ):
                 kept.append(f"{name} was rewritten at the remote (not a fast-forward of {old[:12]})")
             else:
                 updates.append(RefUpdate(name, target, old))

@@ -30,6 +30,7 @@ from ..errors import (
     UnknownLibraryError,
     UnknownRefError,
 )
+from ..publication.deprecation import deprecation as verified_deprecation
 from ..store.registry import LIBRARY_NAME_RE
 from ..store.repo import Repository
 from ..store.rules import registry_at
@@ -38,8 +39,6 @@ from ..store.versions import (
     Version,
     list_versions,
     main_commit,
-    parse_library_spec,
-    resolve_version,
     tag_name,
 )
 from ..store.yamlio import dump_yaml, load_yaml
@@ -47,7 +46,6 @@ from .files import atomic_write
 
 LOCK_FORMAT = "canonry.lock/v1"
 DEFAULT_LOCK = "canonry.lock"
-NOTES_REF = "refs/notes/canonry"
 _OID = re.compile(r"[0-9a-f]{40}")
 _PIN_KEYS = ("version", "tag", "tag_object", "commit", "tree")
 _HEADER = (
@@ -120,31 +118,14 @@ def signatures_required(repo: Repository, *commits: str) -> bool:
     return False
 
 
-def deprecation(repo: Repository, tag_object: str) -> str | None:
-    """Why a version is deprecated (a note on its tag object under refs/notes/canonry), or None.
+def deprecation(repo: Repository, version: Version) -> str | None:
+    """Why a version is deprecated, or None: only a verified decision of its steward counts.
 
-    Any note there deprecates the version; its reason is the note's `reason`
-    field when the note is a YAML mapping (`deprecated: false` withdraws it),
-    else the note's text.
+    The one reader is canonry.publication.deprecation; this gives its reason
+    as the text consumers print.
     """
-    text = repo.read_note(NOTES_REF, tag_object)
-    if text is None:
-        return None
-    try:
-        doc = load_yaml(text, "deprecation note")
-    except EntrySyntaxError:
-        return text.strip() or "deprecated"
-    if isinstance(doc, dict):
-        flag = doc.get("deprecated", True)
-        if flag is False:
-            return None
-        reason = doc.get("reason")
-        if reason is None and isinstance(flag, dict):
-            reason = flag.get("reason")
-        if reason is None and isinstance(flag, str):
-            reason = flag
-        return str(reason or "deprecated")
-    return str(doc).strip() or "deprecated"
+    found = verified_deprecation(repo, version)
+    return None if found is None else str(found.get("reason") or "deprecated")
 
 
 # --- pins ----------------------------------------------------------------------------
@@ -213,9 +194,11 @@ def pin(
         )
     pins = dict(lock.pins) if lock else {}
     changes: list[tuple[Pin | None, Pin]] = []
+    from .channels import resolve_spec  # `mapping@stable` pins the channel's current version
+
     for spec in specs:
-        name, version = parse_library_spec(spec)
-        new = pin_of(repo, resolve_version(repo, name, version))
+        new = pin_of(repo, resolve_spec(repo, spec))
+        name = new.library
         old = pins.get(name)
         if old is not None and new.version < old.version and not allow_downgrade:
             raise DowngradeError(

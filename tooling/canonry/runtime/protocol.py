@@ -41,7 +41,7 @@ class Response:
 
 
 def error_response(status: int, error: str, message: str) -> Response:
-    doc = {"format": "canonry.runtime.api.error/v1", "status": status, "error": error, "message": message}
+    doc = {"format": "canonry.api.error/v1", "status": status, "error": error, "message": message}
     return Response(status, dumps(doc), {"Content-Type": "application/json", "Cache-Control": "no-store"})
 
 

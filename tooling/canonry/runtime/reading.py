@@ -18,7 +18,7 @@ from .api import Canon
 def show(repo: Repository, spec: str, entry_id: str | None = None) -> dict[str, Any]:
     """The document `canonry show` prints: one entry, or the version with all its entries."""
     name, version = _split(spec)
-    lib = Canon(repo, str(repo.describe())).library(name, version)
+    lib = Canon(repo, str(repo.describe()), all_scopes=True).library(name, version)
     if entry_id is not None:
         return lib[entry_id].to_dict()
     meta: dict[str, Any] = {}
@@ -52,12 +52,14 @@ def confidence_report(
     """canonry.confidence/v1: every entry's effective confidence at a version (default: latest, else main)."""
     if version is None:
         version = "latest" if latest_version(repo, library) is not None else "main"
-    lib = Canon(repo, repo.describe()).library(library, int(version) if version.isdigit() else version)
+    lib = Canon(repo, repo.describe(), all_scopes=True).library(
+        library, int(version) if version.isdigit() else version
+    )
     if lib.spec.confidence_field is None:
         raise UsageError(f"library {library} declares no confidence_field in libraries.yaml")
     policy = load_rules(lib.state).require_registry().policy.confidence
     moment = as_datetime(at)
-    rows = confidence_table(lib, policy, moment)
+    rows = confidence_table(lib.inner, policy, moment)
     return {
         "format": "canonry.confidence/v1",
         "library": library,

@@ -3,17 +3,19 @@
 Responses at a version are immutable: a strong ETag (the tag object, tree or
 blob id) and `Cache-Control: public, max-age=31536000, immutable`. Responses
 about `latest`, lists and health are `no-cache` (revalidate: If-None-Match
-with the current ETag answers 304). Errors are JSON (canonry.runtime.api.error/v1).
+with the current ETag answers 304). Errors are JSON (canonry.api.error/v1).
+
+Other modules add top-level routes with `Api.mount(first_segment, handler)`
+(the web UI at /ui; room for more): a handler gets the Api, the remaining
+segments and the query, and returns a Doc.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import re
 import sys
 import threading
-import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -21,14 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CanonryError, UnknownEntryError, UnknownLibraryError, UnknownVersionError
+from ..learning.mapper import MAP_FORMAT
 from ..store.registry import ID_RE, LIBRARY_NAME_RE
-from ..store.rules import registry_at
 from ..store.versions import Version, main_commit, parse_tag_message, resolve_version
 from .api import Canon
-from .pins import deprecation, known_libraries
+from .documents import confidence_doc, entries_doc, index_doc, libraries_doc, page_of, versions_doc
+from .pins import known_libraries
 from .protocol import HttpError, Response, dumps, error_response, matches, parse_target, status_of
+from .scoped import scoped_diff
 
-MAX_PAGE = 10_000
+MAX_MAP_TEXT = 10_000  # characters of a /map text
+MAPPING = "mapping"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 _VERSION = re.compile(r"v?([1-9][0-9]{0,8})|latest")
@@ -36,12 +41,20 @@ _LIBRARY = re.compile(LIBRARY_NAME_RE)
 
 
 @dataclass
-class _Doc:
-    """A response to be: its validator, whether it is immutable, how to build its body."""
+class Doc:
+    """A response to be: its validator, whether it is immutable, how to build its body.
+
+    `build` returns a JSON-able document, or bytes already in `content_type`.
+    """
 
     etag: str | None
     immutable: bool
     build: Callable[[], Any]
+    content_type: str = "application/json"
+
+
+_Doc = Doc
+Handler = Callable[["Api", list[str], dict[str, str]], Doc]
 
 
 class Api:
@@ -62,7 +75,12 @@ class Api:
         self._cache_bytes = 0
         self._cache_limit = cache_bytes
         self._health_ttl = health_ttl
-        self._health: tuple[float, Any] | None = None
+        self._health: tuple[Any, dict[str, Any]] | None = None
+        self.mounts: dict[str, Handler] = {}
+
+    def mount(self, first: str, handler: Handler) -> None:
+        """Serve /{first}/... with handler (e.g. the web UI at /ui)."""
+        self.mounts[first] = handler
 
     # --- HTTP ----------------------------------------------------------------------
 
@@ -84,27 +102,33 @@ class Api:
                     for w in caught:
                         self.log(f"warning: {w.message}")
         except HttpError as exc:
-            return error_response(exc.status, exc.error, exc.message)
+            return self._error(target, error_response(exc.status, exc.error, exc.message))
         except CanonryError as exc:
             status, code = status_of(exc)
-            return error_response(status, code, str(exc))
+            return self._error(target, error_response(status, code, str(exc)))
+
+    def _error(self, target: str, response: Response) -> Response:
+        """Errors under a mounted HTML tree (the UI) as a page; JSON everywhere else."""
+        first = target.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+        render = getattr(self.mounts.get(first), "render_error", None)
+        return render(response) if render is not None else response
 
     def _respond(self, doc: _Doc, target: str, headers: Mapping[str, str]) -> Response:
         cache = IMMUTABLE if doc.immutable else REVALIDATE
         body: bytes | None = None
         etag = doc.etag
         if etag is None:  # validator from the content
-            body = dumps(doc.build())
+            body = _encode(doc.build())
             etag = hashlib.sha256(body).hexdigest()[:40]
         tag = f'"{etag}"'
-        out = {"ETag": tag, "Cache-Control": cache, "Content-Type": "application/json"}
+        out = {"ETag": tag, "Cache-Control": cache, "Content-Type": doc.content_type}
         if matches(headers.get("if-none-match"), tag):
             return Response(304, b"", out)
         if body is None:
             key = (target, tag)
             body = self._cache.get(key)
             if body is None:
-                body = dumps(doc.build())
+                body = _encode(doc.build())
                 self._remember(key, body)
             else:
                 self._cache.move_to_end(key)
@@ -127,37 +151,65 @@ class Api:
                 return _Doc(None, False, self._libraries)
             case ["libraries", name, "versions"]:
                 self._known(name)
-                return _Doc(None, False, lambda: self._versions(name))
-            case ["libraries", name, "versions", selector, *rest] if len(rest) <= 2:
+                return _Doc(None, False, lambda: versions_doc(self.canon, name))
+            case ["libraries", name, "versions", selector, *rest] if len(rest) <= 3:
                 version = self._version(name, selector)
                 return self._at_version(version, selector == "latest", rest, query)
             case ["diff"]:
                 return self._diff(query)
             case ["health"]:
                 return _Doc(None, False, self._health_doc)
+            case ["map"]:
+                return self._map(query)
             case ["openapi.json"]:
                 from .openapi import openapi
 
-                return _Doc(None, False, openapi)
+                return _Doc(None, False, lambda: openapi(self.examples()))
             case []:
-                return _Doc(None, False, _index)
+                return _Doc(None, False, index_doc)
+            case [first, *rest] if first in self.mounts:
+                return self.mounts[first](self, rest, query)
         raise HttpError(404, "not_found", f"no route /{'/'.join(segments)} (see /openapi.json)")
+
+    def examples(self) -> dict[str, Any]:
+        """A real library, version, entry id and diff of the served repository (for /openapi.json)."""
+        for name in sorted(known_libraries(self.repo)):
+            versions = self.canon.versions(name)
+            if not versions:
+                continue
+            last = versions[-1]
+            try:
+                first = next(iter(self.canon.library(name, last.number, allow_downgrade=True)), None)
+            except CanonryError:
+                continue
+            out = {"name": name, "version": f"v{last.number}", "from": f"{name}@v{versions[0].number}"}
+            out["to"] = f"{name}@v{last.number}"
+            return out | ({"id": first} if first else {})
+        return {}
 
     def _known(self, name: str) -> None:
         if not _LIBRARY.fullmatch(name) or name not in known_libraries(self.repo):
             raise UnknownLibraryError(name)
 
     def _version(self, name: str, selector: str) -> Version:
-        self._known(name)
-        if not _VERSION.fullmatch(selector):
-            raise UnknownVersionError(name, selector)
-        return resolve_version(self.repo, name, selector)
+        if not _LIBRARY.fullmatch(name):
+            raise UnknownLibraryError(name)
+        try:
+            if not _VERSION.fullmatch(selector):
+                raise UnknownVersionError(name, selector)
+            return resolve_version(self.repo, name, selector)  # one ref lookup: the hot path
+        except UnknownVersionError:
+            self._known(name)  # an unknown library is reported as such, not as an unknown version
+            raise
 
     def _at_version(self, v: Version, latest: bool, rest: list[str], query: dict[str, str]) -> _Doc:
         pinned = not latest
 
+        scope = f";workspace={self.canon.workspace}" if self.canon.workspace else ""
+
         def tagged(oid: str | None) -> str:
-            return (oid or v.target) if pinned else f"{v.target}.{oid or ''}".rstrip(".")
+            base = (oid or v.target) if pinned else f"{v.target}.{oid or ''}".rstrip(".")
+            return base + scope
 
         lib = self.canon.library(v.library, v.number, allow_downgrade=True)
         ident = {"library": v.library, "version": v.number, "tag": v.tag, "commit": v.commit}
@@ -168,7 +220,7 @@ class Api:
                     tagged(None),
                     pinned,
                     lambda: {
-                        "format": "canonry.runtime.api.version/v1",
+                        "format": "canonry.api.version/v1",
                         **ident,
                         "tag_object": v.target,
                         "tree": lib.tree,
@@ -178,10 +230,10 @@ class Api:
                     },
                 )
             case ["entries"]:
-                limit, after = _page(query)
+                limit, after = page_of(query)
                 paged = limit is not None or after is not None
                 suffix = f";after={after or ''};limit={limit or ''}" if paged else ""
-                return _Doc(tagged(lib.tree) + suffix, pinned, lambda: _entries(lib, ident, limit, after))
+                return _Doc(tagged(lib.tree) + suffix, pinned, lambda: entries_doc(lib, ident, limit, after))
             case ["entries", entry_id]:
                 blob = lib.blob_of(entry_id) if ID_RE.fullmatch(entry_id) else None
                 if blob is None:
@@ -190,56 +242,37 @@ class Api:
                     tagged(blob),
                     pinned,
                     lambda: {
-                        "format": "canonry.runtime.api.entry/v1",
+                        "format": "canonry.api.entry/v1",
                         **ident,
                         "id": entry_id,
                         "blob": blob,
                         "entry": lib[entry_id].to_dict(),
                     },
                 )
+            case ["entries", entry_id, "confidence"]:
+                if not ID_RE.fullmatch(entry_id) or lib.blob_of(entry_id) is None:
+                    raise UnknownEntryError(v.library, entry_id, v.tag)
+                if lib.spec.confidence_field is None:
+                    raise HttpError(404, "not_found", f"library {v.library} declares no confidence field")
+                # Decays with time: revalidated, never immutable.
+                return _Doc(None, False, lambda: confidence_doc(lib, ident, entry_id))
         raise HttpError(404, "not_found", "no such route (see /openapi.json)")
 
-    def _libraries(self) -> dict[str, Any]:
-        main = main_commit(self.repo)
-        specs = registry_at(self.repo, main).libraries if main else {}
-        rows = []
-        for name in sorted(known_libraries(self.repo)):
-            versions = self.canon.versions(name)
-            spec = specs.get(name)
-            rows.append(
-                {
-                    "name": name,
-                    "lifecycle": spec.lifecycle if spec else None,
-                    "description": spec.description if spec else None,
-                    "versions": len(versions),
-                    "latest": versions[-1].tag if versions else None,
-                }
-            )
-        return {"format": "canonry.runtime.api.libraries/v1", "libraries": rows}
+    def _map(self, query: dict[str, str]) -> _Doc:
+        """/map?text=...[&version=vN]: the mapping library's sector for a text (canonry.map/v1)."""
+        text = query.get("text", "")
+        if not text.strip() or len(text) > MAX_MAP_TEXT:
+            raise HttpError(400, "bad_request", f"/map needs text=... (1 to {MAX_MAP_TEXT} characters)")
+        v = self._version(MAPPING, query.get("version", "latest"))
+        lib = self.canon.library(v.library, v.number, allow_downgrade=True)
+        ident = {"library": v.library, "version": v.number, "tag": v.tag, "commit": v.commit}
+        # confidence decays with time: revalidated, never immutable
+        return _Doc(
+            None, False, lambda: {"format": MAP_FORMAT, **ident, "results": [lib.match(text).to_dict()]}
+        )
 
-    def _versions(self, name: str) -> dict[str, Any]:
-        rows = []
-        for v in self.canon.versions(name):
-            info = self.repo.tag(v.target)
-            meta = parse_tag_message(info.message) if info else {}
-            rows.append(
-                {
-                    "version": v.number,
-                    "tag": v.tag,
-                    "tag_object": v.target,
-                    "commit": v.commit,
-                    "tree": meta.get("tree"),
-                    "published_at": meta.get("published_at"),
-                    "summary": info.message.split("\n", 1)[0] if info else None,
-                    "deprecated": deprecation(self.repo, v.target),
-                }
-            )
-        return {
-            "format": "canonry.runtime.api.versions/v1",
-            "library": name,
-            "latest": rows[-1]["tag"] if rows else None,
-            "versions": rows,
-        }
+    def _libraries(self) -> dict[str, Any]:
+        return libraries_doc(self.canon)
 
     def _diff(self, query: dict[str, str]) -> _Doc:
         from ..compare.diff import diff
@@ -252,66 +285,44 @@ class Api:
             name, _at, selector = spec.partition("@")
             sides.append((spec, self._version(name, selector), selector == "latest"))
         (a, va, latest_a), (b, vb, latest_b) = sides
-        return _Doc(f"{va.target}..{vb.target}", not (latest_a or latest_b), lambda: diff(self.repo, a, b))
+        if va.library != vb.library:
+            raise HttpError(400, "bad_request", "/diff compares two versions of one library")
+        lib_a = self.canon.library(va.library, va.number, allow_downgrade=True)  # checks the tags
+        lib_b = self.canon.library(vb.library, vb.number, allow_downgrade=True)
+        scope = f";workspace={self.canon.workspace}" if self.canon.workspace else ""
+
+        def build() -> Any:
+            return scoped_diff(diff(self.repo, a, b), lib_a, lib_b)
+
+        return _Doc(f"{va.target}..{vb.target}{scope}", not (latest_a or latest_b), build)
 
     def _health_doc(self) -> Any:
-        now = time.monotonic()
-        if self._health is not None and now - self._health[0] < self._health_ttl:
-            return self._health[1]
-        serving: dict[str, Any] = {"status": "ok", "source": self.canon.source}
+        serving: dict[str, Any] = {"status": "ok", "source": self.canon.source, "fetched_at": None}
         if self.canon.mirror is not None:
-            serving["fetched_at"] = self.canon.mirror.state().get("fetched_at")
+            state = self.canon.mirror.state()
+            serving["fetched_at"] = state.get("fetched_at")
+            if state.get("last_error"):  # the last refresh failed: serving an old copy
+                serving["status"] = "stale"
+                serving["last_error"] = state["last_error"]
+                serving["failed_at"] = state.get("failed_at")
+        return {**self.flywheel_health(), "serve": serving}
+
+    def flywheel_health(self) -> dict[str, Any]:
+        """canonry.health/v1 of main and the tags (recomputed only when they move)."""
+        key = (main_commit(self.repo), tuple(sorted(self.repo.refs("refs/tags/").items())))
+        if self._health is not None and self._health[0] == key:
+            return dict(self._health[1])
         try:
             from ..publication.health import health
 
-            doc = {**health(self.repo), "serve": serving}
+            doc: dict[str, Any] = health(self.repo)
         except (ImportError, CanonryError) as exc:  # no main, or no flywheel module: the basics
-            serving["flywheel"] = f"unavailable: {exc}"
-            libraries = self._libraries()["libraries"]
-            doc = {"format": "canonry.health/v1", "libraries": libraries, "serve": serving}
-        self._health = (now, doc)
-        return doc
+            rows = self._libraries()["libraries"]
+            libraries = {r["name"]: {"versions": r["versions"], "latest": r["latest"]} for r in rows}
+            doc = {"format": "canonry.health/v1", "libraries": libraries, "flywheel": f"unavailable: {exc}"}
+        self._health = (key, doc)
+        return dict(doc)
 
 
-def _index() -> dict[str, Any]:
-    return {
-        "format": "canonry.runtime.api.index/v1",
-        "routes": [
-            "/libraries",
-            "/libraries/{name}/versions",
-            "/libraries/{name}/versions/{version}",
-            "/libraries/{name}/versions/{version}/entries",
-            "/libraries/{name}/versions/{version}/entries/{id}",
-            "/diff?from=LIB@vA&to=LIB@vB",
-            "/health",
-            "/openapi.json",
-        ],
-    }
-
-
-def _entries(lib: Any, ident: dict[str, Any], limit: int | None, after: str | None) -> dict[str, Any]:
-    entries = lib.load()  # parsed once per blob, shared with the CLI; sorted by id
-    ids = list(entries)
-    start = 0
-    if after is not None:
-        start = bisect.bisect_right(ids, after)
-    page = ids[start : start + limit] if limit is not None else ids[start:]
-    doc = {
-        "format": "canonry.runtime.api.entries/v1",
-        **ident,
-        "tree": lib.tree,
-        "count": len(ids),
-        "entries": [entries[i].to_dict() for i in page],
-        "next_after": page[-1] if limit is not None and page and start + len(page) < len(ids) else None,
-    }
-    return doc
-
-
-def _page(query: dict[str, str]) -> tuple[int | None, str | None]:
-    limit = query.get("limit")
-    after = query.get("after")
-    if limit is not None and not (limit.isdigit() and 1 <= int(limit) <= MAX_PAGE):
-        raise HttpError(400, "bad_request", f"limit must be an integer from 1 to {MAX_PAGE}")
-    if after is not None and not ID_RE.fullmatch(after):
-        raise HttpError(400, "bad_request", "after must be an entry id")
-    return (int(limit) if limit is not None else None), after
+def _encode(payload: Any) -> bytes:
+    return payload if isinstance(payload, bytes) else dumps(payload)

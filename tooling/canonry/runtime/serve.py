@@ -1,6 +1,6 @@
-"""`canonry serve`: a read-only HTTP API over published versions (standard library only).
+"""`canonry serve`: the read-only HTTP API and web UI, on uvicorn (HTTP/1.1 through h11).
 
-Routes (GET and HEAD; every other method is 405):
+Routes (GET and HEAD; every other method is 405 with `Allow: GET, HEAD`):
 
     /libraries                                           libraries and their latest version
     /libraries/{name}/versions                           versions with metadata and deprecation
@@ -8,114 +8,197 @@ Routes (GET and HEAD; every other method is 405):
     /libraries/{name}/versions/{version}/entries         its entries        (?limit=N&after=ID pages)
     /libraries/{name}/versions/{version}/entries/{id}    one entry
     /diff?from=LIB@vA&to=LIB@vB                          canonry.diff/v1
-    /health  /openapi.json
+    /health  /openapi.json  /ui/...                      health, the contract, the web UI
 
-Responses at a version are immutable: a strong ETag (the tag object, tree or
-blob id) and `Cache-Control: public, max-age=31536000, immutable`. Responses
-about `latest`, lists and health are `no-cache` (revalidate: If-None-Match
-with the current ETag answers 304). Errors are JSON (canonry.runtime.api.error/v1).
+Stateless: every worker (and every replica behind a load balancer) opens the
+repository or its own mirror and answers from it alone; validators are
+content ids, so replicas answer alike. With `--workers N` the workers are
+separate processes (uvicorn's supervisor) that rebuild their Canon from a
+ServeConfig passed in the environment.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import sys
 import threading
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import CanonryError
+from ..store.repo import Repository
 from .api import Canon
-from .protocol import MAX_TARGET, Response, error_response, lowered
+from .asgi import App
+from .mirror import Mirror, is_remote, redact
+from .protocol import MAX_TARGET
 from .routes import Api
 
-__all__ = ["MAX_TARGET", "Api", "make_server", "serve"]
+__all__ = ["MAX_TARGET", "Running", "ServeConfig", "app_from_env", "make_app", "serve", "start"]
+
+CONFIG_ENV = "CANONRY_SERVE_CONFIG"
+BACKLOG = 2048  # listen queue: a burst of hundreds of connects never waits for a SYN retry
+MAX_HEAD = 128 * 1024  # request line + headers h11 buffers; past MAX_TARGET the Api answers 414
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "canonry"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
-    api: Api
-    quiet = False
+@dataclass(frozen=True)
+class ServeConfig:
+    """What a worker needs to open the same Canon as every other worker."""
 
-    def _serve(self, method: str) -> None:
-        try:
-            response = self.api.handle(method, self.path, lowered(self.headers.items()))
-        except Exception as exc:  # a bug: answer 500 in JSON, log it, keep serving
-            self.log_error("internal error on %s: %s: %s", self.path, type(exc).__name__, exc)
-            response = error_response(500, "internal_error", "internal error (logged by the server)")
-        self._send(response, body=method != "HEAD")
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._serve("GET")
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._serve("HEAD")
-
-    def _refuse(self) -> None:
-        self._send(self.api.handle(self.command, self.path, lowered(self.headers.items())))
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse  # noqa: N815
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # http.server's own errors (414 for a request line past 64 KiB, 400, 501...) in JSON too.
-        self.close_connection = True
-        self._send(error_response(code, "http_error", message or self.responses.get(code, ("",))[0]))
-
-    def _send(self, response: Response, body: bool = True) -> None:
-        self.send_response(response.status)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        if response.status != 304:
-            self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if body and response.status != 304:
-            self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-        if not self.quiet:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+    repo: str | None = None  # a repository path (used when source is None)
+    source: str | None = None  # a path or URL
+    workspace: str | None = None
+    quiet: bool = False
 
 
-def make_server(
-    canon: Canon, host: str = "127.0.0.1", port: int = 8080, quiet: bool = False
-) -> ThreadingHTTPServer:
-    """A ready server (port 0 picks a free one: see server.server_address)."""
+def open_canon(config: ServeConfig, fetch: bool = False) -> Canon:
+    """A Canon for serving (no downgrade watermark: a server is not a consumer)."""
+    chosen = config.source or config.repo or "."
+    if is_remote(chosen):
+        mirror = Mirror(chosen)
+        repo = mirror.open(fetch=fetch)
+        return Canon(repo, redact(chosen), mirror=mirror, workspace=config.workspace)
+    repo = Repository(chosen, allow_shallow=True)
+    return Canon(repo, str(repo.workdir or repo.git_dir).rstrip("/"), workspace=config.workspace)
+
+
+def make_app(canon: Canon, quiet: bool = False) -> App:
+    """The ASGI application: the JSON API and the web UI under /ui."""
+    from .ui import mount
+
     log = (lambda text: None) if quiet else None
-    handler = type("Handler", (_Handler,), {"api": Api(canon, log=log), "quiet": quiet})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return App(mount(Api(canon, log=log)))
+
+
+def app_from_env() -> App:
+    """The application a worker process builds (uvicorn factory): from $CANONRY_SERVE_CONFIG."""
+    config = ServeConfig(**json.loads(os.environ[CONFIG_ENV]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the supervisor already reported them once
+        canon = open_canon(config)
+    return make_app(canon, config.quiet)
+
+
+def _uvicorn_config(app: Any, quiet: bool, workers: int = 1) -> Any:
+    import uvicorn
+
+    from .wire import CanonryH11Protocol
+
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        workers=workers,
+        http=CanonryH11Protocol,
+        ws="none",
+        lifespan="off",
+        backlog=BACKLOG,
+        h11_max_incomplete_event_size=MAX_HEAD,
+        server_header=False,
+        access_log=not quiet,
+        log_level="warning" if quiet else "info",
+        log_config=None if quiet else uvicorn.config.LOGGING_CONFIG,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: any free port); refuse clearly when it cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CanonryError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Running:
+    """A server on a background thread (tests and embedding): `.port`, `.stop()`."""
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> None:
+        import uvicorn
+
+        self.socket = bind(host, port)
+        self.port: int = self.socket.getsockname()[1]
+        self.server = uvicorn.Server(_uvicorn_config(app, quiet))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="canonry-serve", daemon=True
+        )
+
+    def start(self) -> Running:
+        self.thread.start()
+        stop = threading.Event()
+        while not self.server.started and self.thread.is_alive():
+            stop.wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+def start(canon: Canon, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> Running:
+    """Serve canon on a background thread; stop with `.stop()`."""
+    return Running(make_app(canon, quiet), host, port, quiet).start()
+
+
+def _fetch_loop(canon: Canon, refresh: float, stop: threading.Event) -> None:
+    assert canon.mirror is not None
+    while not stop.wait(refresh):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                canon.refresh()
+            except CanonryError as exc:
+                canon.mirror.record_failure(str(exc))
+                sys.stderr.write(f"canonry serve: fetch failed: {exc}\n")
+        for w in caught:
+            sys.stderr.write(f"canonry serve: warning: {w.message}\n")
 
 
 def serve(
-    canon: Canon, host: str = "127.0.0.1", port: int = 8080, refresh: float = 60.0, quiet: bool = False
+    config: ServeConfig,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    workers: int = 1,
+    refresh: float = 60.0,
 ) -> None:
-    """Serve until interrupted; a remote source is fetched again every `refresh` seconds."""
-    server = make_server(canon, host, port, quiet=quiet)
+    """Serve until interrupted; a remote source is fetched again every `refresh` seconds.
+
+    The fetches run in this process only; workers read the mirror it keeps.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    canon = open_canon(config, fetch=True)
+    sock = bind(host, port)
     stop = threading.Event()
     if canon.mirror is not None and refresh > 0:
-
-        def fetch_loop() -> None:
-            while not stop.wait(refresh):
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    try:
-                        canon.refresh()
-                    except CanonryError as exc:
-                        sys.stderr.write(f"canonry serve: fetch failed: {exc}\n")
-                for w in caught:
-                    sys.stderr.write(f"canonry serve: warning: {w.message}\n")
-
-        threading.Thread(target=fetch_loop, name="canonry-fetch", daemon=True).start()
-    port_shown = server.server_address[1]
-    sys.stderr.write(f"canonry serve: http://{host}:{port_shown}/ (read-only; Ctrl-C stops)\n")
+        threading.Thread(
+            target=_fetch_loop, args=(canon, refresh, stop), name="canonry-fetch", daemon=True
+        ).start()
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(
+        f"canonry serve: http://{shown}:{sock.getsockname()[1]}/ (read-only, {workers} worker"
+        f"{'s' if workers > 1 else ''}; UI at /ui/; Ctrl-C stops)\n"
+    )
+    sys.stderr.flush()
     try:
-        server.serve_forever()
+        if workers > 1:
+            os.environ[CONFIG_ENV] = json.dumps(asdict(config))
+            config_obj = _uvicorn_config("canonry.runtime.serve:app_from_env", config.quiet, workers)
+            Multiprocess(config_obj, sockets=[sock]).run()
+        else:
+            uvicorn.Server(_uvicorn_config(make_app(canon, config.quiet), config.quiet)).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        server.server_close()
+        sock.close()

@@ -104,11 +104,29 @@ def _check_lock(repo: Repository, lock: Lock, report: VerifyReport) -> None:
         try:
             check_pin(repo, pin, lock)
         except CanonryError as exc:
-            report.findings.append(Finding(lock.label, None, None, "lock", ERROR, str(exc), name))
+            report.findings.append(
+                Finding(
+                    path=lock.label,
+                    line=None,
+                    column=None,
+                    gate="lock",
+                    severity=ERROR,
+                    message=str(exc),
+                    library=name,
+                )
+            )
 
 
 def _finding(gate: str, v: Version, message: str) -> Finding:
-    return Finding(TAG_PREFIX + v.tag, None, None, gate, ERROR, message, v.library)
+    return Finding(
+        path=TAG_PREFIX + v.tag,
+        line=None,
+        column=None,
+        gate=gate,
+        severity=ERROR,
+        message=message,
+        library=v.library,
+    )
 
 
 def render_text(report: VerifyReport) -> str:
