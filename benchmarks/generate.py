@@ -3,14 +3,16 @@
 
     PYTHONPATH=tooling python benchmarks/generate.py --entries 100000 --out benchmarks/out/repo-100000
 
-The repository holds this project's schemas/ and N mapping entries (about 600
+The repository holds this project's schemas/, N mapping entries (about 600
 bytes each, valid against schemas/mapping.schema.json, written with
-canonry.store.yamlio.dump_yaml). Commit 1 is tagged `mapping/v1` (annotated, with
-version metadata in the message); commit 2 changes 100 entries, adds 50 and
-removes 50, and is tagged `mapping/v2`; main points at commit 2 and is checked
-out (unless --bare). Blobs are written in one `git fast-import` stream (one
-pack) and library folders with `git mktree --batch`, so 100,000 entries take
-seconds of git; dumping the YAML (on every core) and the checkout take longer.
+canonry.store.yamlio.dump_yaml) and the overrides the learned ones cite (8 per
+sector code), so the generator's own v1 -> v2 change passes the gates.
+Commit 1 is tagged `mapping/v1` (annotated, with version metadata in the
+message); commit 2 changes 100 entries, adds 50 and removes 50, and is tagged
+`mapping/v2`; main points at commit 2 and is checked out (unless --bare).
+Blobs are written in one `git fast-import` stream (one pack) and library
+folders with `git mktree --batch`, so 100,000 entries take seconds of git;
+dumping the YAML (on every core) and the checkout take longer.
 
 Everything is deterministic: the same N (and layout) gives the same entry ids,
 bytes, commit ids and tag ids on every run and every machine.
@@ -45,11 +47,15 @@ from canonry.store.registry import LibrarySpec, parse_registry  # noqa: E402
 from canonry.store.yamlio import dump_yaml  # noqa: E402
 
 # Bump when the generated content changes, so run.py regenerates stale repositories.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = "canonry-benchmark.json"  # in the git dir, outside <git dir>/canonry/ (the cache)
 
 SCHEMAS = ROOT / "schemas"
 LIBRARY = "mapping"
+OVERRIDES = "overrides"
+# Learned entries cite overrides from a pool per sector code (a pattern is learned from
+# corrections that chose its code); the pool is the repository's `overrides` library.
+OVERRIDE_POOL = 8
 CHANGED, ADDED, REMOVED = 100, 50, 50
 
 # Fixed clock: 2026-01-01T00:00:00Z for v1, one day later for v2.
@@ -152,13 +158,8 @@ def make_entry(index: int, rng: random.Random, seen: set[tuple[str, str]]) -> di
     scope = rng.choice(SCOPES)
     engagement = None if rng.random() < 0.2 else f"ENG-2025-{rng.randrange(1, 900):04d}"
     kind = rng.choice(("classification", "overrides", "overrides", "steward"))
-    override_ids = (
-        sorted(
-            deterministic_uuid7(ID_MILLIS, "override", str(index), str(k)) for k in range(rng.randint(2, 4))
-        )
-        if kind == "overrides"
-        else []
-    )
+    cited = rng.randint(2, 4) if kind == "overrides" else 0
+    override_ids = sorted(override_id(sector, (index + 3 * k) % OVERRIDE_POOL) for k in range(cited))
     reference = (
         f"ISIC Rev.4 division {sector[1:]} (section {sector[0]})" if kind == "classification" else None
     )
@@ -171,7 +172,8 @@ def make_entry(index: int, rng: random.Random, seen: set[tuple[str, str]]) -> di
         else None,
         "source_engagement_id": engagement,
         "reuse_scope": scope,
-        "sanitized_for_promotion": scope == "SANITIZED_GLOBAL" or rng.random() < 0.3,
+        # shared scopes must be sanitized (the scope gate)
+        "sanitized_for_promotion": scope != "WORKSPACE_ONLY" or rng.random() < 0.3,
         "source": rng.choice(SOURCES),
         "updated_at": f"2025-{month:02d}-{day:02d}T{index % 24:02d}:{index % 60:02d}:00Z",
         "pattern": pattern,
@@ -188,7 +190,11 @@ def make_entry(index: int, rng: random.Random, seen: set[tuple[str, str]]) -> di
 
 
 def changed_entry(entry: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """The v2 edit of an entry: a new confidence and timestamp, sometimes a new sector."""
+    """The v2 edit of an entry: a new confidence and timestamp, sometimes a new sector.
+
+    A learned entry that moves to another sector cites that sector's overrides instead
+    (the evidence gate wants the cited corrections to have chosen the entry's code).
+    """
     new = json.loads(json.dumps(entry))
     new["confidence"] = round(min(0.99, entry["confidence"] + rng.choice((-0.1, -0.05, 0.05, 0.1))), 2)
     if new["confidence"] == entry["confidence"]:
@@ -196,7 +202,44 @@ def changed_entry(entry: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     new["updated_at"] = "2026-01-02T00:00:00Z"
     if rng.random() < 0.3:
         new["sector_code"] = rng.choice([c for c in SECTOR_CODES if c != entry["sector_code"]])
+        evidence = new["evidence"]
+        if evidence["kind"] == "overrides":
+            n = len(evidence["override_ids"])
+            evidence["override_ids"] = sorted(override_id(new["sector_code"], k) for k in range(n))
     return new
+
+
+def override_id(sector: str, k: int) -> str:
+    """The id of the k-th override of the pool of a sector code."""
+    return deterministic_uuid7(ID_MILLIS, "canonry-benchmark", OVERRIDES, sector, str(k))
+
+
+def override_entries() -> list[dict[str, Any]]:
+    """The overrides library: OVERRIDE_POOL corrections per sector code, each choosing that code."""
+    out = []
+    for n, sector in enumerate(SECTOR_CODES):
+        for k in range(OVERRIDE_POOL):
+            engagement = f"ENG-2025-{1 + (n * OVERRIDE_POOL + k) % 899:04d}"
+            when = f"2025-{1 + k % 12:02d}-{1 + n % 28:02d}T09:00:00Z"
+            word = EN_WORDS[(n * 7 + k) % len(EN_WORDS)]
+            out.append(
+                {
+                    "id": override_id(sector, k),
+                    "engagement_id": engagement,
+                    "final_code": sector,
+                    "overridden_at": when,
+                    "reuse_scope": "WORKSPACE_ONLY",
+                    "sanitized_for_promotion": False,
+                    "source": "user",
+                    "source_engagement_id": engagement,
+                    "steward": STEWARD,
+                    "suggested_code": SECTOR_CODES[(n + 1 + k) % len(SECTOR_CODES)],
+                    "text": f"Generated correction {k} for ISIC Rev.4 {sector} ({word})",
+                    "updated_at": when,
+                    "workspace_id": f"workspace-{k % 17:02d}",
+                }
+            )
+    return out
 
 
 def mapping_spec(layout: str) -> tuple[LibrarySpec, bytes]:
@@ -345,6 +388,9 @@ def generate(
     blobs = _Stream()
     schema_files = {path: blobs.blob(data) for path, data in _schema_files(registry_bytes)}
 
+    overrides_spec = parse_registry(registry_bytes).library(OVERRIDES)
+    overrides_lib = {overrides_spec.relative_path(e["id"]): blobs.blob(_dump(e)) for e in override_entries()}
+
     rng = random.Random(f"canonry-benchmark:{entries}")
     seen: set[tuple[str, str]] = set()
     v1: dict[str, dict[str, Any]] = {}
@@ -380,6 +426,7 @@ def generate(
     blobs.line("done")
     _git(target, "fast-import", "--quiet", "--done", input=blobs.bytes())
     trees = {1: _mktree(target, lib_v1), 2: _mktree(target, lib_v2)}
+    overrides_tree = _mktree(target, overrides_lib)
     stream = _Stream()
     counts = {1: (entries, entries, 0, 0), 2: (len(lib_v2), ADDED, REMOVED, CHANGED)}
     for number, when in ((1, T1), (2, T2)):
@@ -389,6 +436,7 @@ def generate(
             stream.data(_trailers(f"Import {entries} generated mapping entries", "benchmark fixture"))
             for path, oid in schema_files.items():
                 stream.line(f"M 100644 {oid} {path}")
+            stream.line(f"M 040000 {overrides_tree} {overrides_spec.path}")
         else:
             summary = f"mapping: change {CHANGED}, add {ADDED}, remove {REMOVED} entries"
             stream.data(_trailers(summary, "benchmark fixture v2"))

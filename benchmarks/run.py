@@ -244,7 +244,14 @@ def run_command(cmd: list[str]) -> dict[str, Any]:
     seconds, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if proc.returncode not in (0,):
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr.decode()[-3000:]}")
-    return {"seconds": seconds, "cpu_seconds": cpu, "stdout_bytes": len(proc.stdout), "load_average": load}
+    out = proc.stdout.decode(errors="replace")
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "stdout_bytes": len(proc.stdout),
+        "load_average": load,
+        "stdout": out if len(out) < 4000 else "",
+    }
 
 
 def _children_cpu() -> float:
@@ -300,7 +307,7 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-SECTIONS = ("load", "validate", "worktree", "diff", "naive", "startup")
+SECTIONS = ("load", "validate", "worktree", "diff", "naive", "startup", "ci")
 
 
 def bench_size(
@@ -401,6 +408,12 @@ def bench_size(
                     "load_average": got["load_average"],
                 }
             )
+
+    if "ci" in sections:  # a pull-request check in a fresh clone, with peers (benchmarks/coldci.py)
+        import coldci
+
+        coldci.run_section(repo, info, size, repeat, slow_repeat, row, run_command, canonry_cli(), progress)
+        coldci.judge(rows)
 
     judge(rows)
     check_correctness(rows, info)

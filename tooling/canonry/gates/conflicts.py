@@ -4,7 +4,8 @@ Semantic: a new or changed entry whose `conflicts.key` fields (normalized as
 the duplicates gate does) equal another entry's while its `conflicts.values`
 fields differ, e.g. one mapping pattern in one language pointing to two
 sector codes. The other entries come from an index of the merge-base cached
-by tree id, with the draft's and main's newer versions laid over it.
+by tree id (or shipped in git, derived.py), with the draft's and main's newer
+versions laid over it.
 
 Three-way: when main's tip is no longer the merge-base, the draft is merged
 into main with the structured merge (canonry.compare.merge.merge_trees(merge-base,
@@ -19,8 +20,9 @@ from typing import Any
 
 from ..compare.merge import FieldConflict, field_keys, merge_trees
 from ..store.states import FileRef, State
-from .content import Landing, Positions, content_specs, key_of, keyed_lookup, landing
+from .content import Landing, Positions, content_specs, landing
 from .context import GateContext
+from .derived import Section, conflict_index, conflict_values, key_of
 from .findings import ERROR, Finding
 
 NAME = "conflicts"
@@ -38,7 +40,7 @@ def check(ctx: GateContext) -> list[Finding]:
 
 
 def _values(doc: dict[str, Any], fields: tuple[str, ...]) -> str:
-    return json.dumps([doc.get(f) for f in fields], sort_keys=True, ensure_ascii=False)
+    return conflict_values(doc, fields)
 
 
 def _semantic(ctx: GateContext, land: Landing, positions: Positions) -> list[Finding]:
@@ -46,19 +48,15 @@ def _semantic(ctx: GateContext, land: Landing, positions: Positions) -> list[Fin
     assert spec.conflicts is not None
     keys, values = spec.conflicts.key, spec.conflicts.values
 
+    params = [list(keys), list(values)]
+
     def build(docs: dict[str, dict[str, Any]]) -> dict[str, list[list[str]]]:
-        index: dict[str, list[list[str]]] = {}
-        for entry_id in sorted(docs):
-            key = key_of(docs[entry_id], keys)
-            if key is not None:
-                index.setdefault(key, []).append([entry_id, _values(docs[entry_id], values)])
-        return index
+        return conflict_index(docs, params)
 
     if not land.changed:
         return []
     key_by_id = {e.entry_id: key_of(e.doc, keys) for e in land.changed}
-    wanted = [k for k in key_by_id.values() if k is not None]
-    index = keyed_lookup(ctx.repo, land.index_state, spec, "conflict-keys", [keys, values], build, wanted)
+    index = land.index(ctx, Section("conflict-keys", params, build))
     fresh = build(land.fresh)
     out = []
     for entry in land.changed:
@@ -83,12 +81,23 @@ def _semantic(ctx: GateContext, land: Landing, positions: Positions) -> list[Fin
                 f"conflicts with {land.describe(ctx, other)}: same {', '.join(keys)} but {here} here,"
                 f" {theirs} there"
             )
-            out.append(Finding(entry.path, line, column, NAME, ERROR, message, spec.name, entry.entry_id))
+            out.append(
+                Finding(
+                    path=entry.path,
+                    line=line,
+                    column=column,
+                    gate=NAME,
+                    severity=ERROR,
+                    message=message,
+                    library=spec.name,
+                    entry_id=entry.entry_id,
+                )
+            )
     return out
 
 
 def _three_way(ctx: GateContext, positions: Positions) -> list[Finding]:
-    tip = ctx.options.get("base_tip")
+    tip = ctx.options.base_tip
     if not isinstance(tip, State) or ctx.base is None or tip.commit is None or ctx.base.commit is None:
         return []
     if tip.commit == ctx.base.commit or ctx.head.commit is None:
@@ -109,4 +118,13 @@ def _finding(ctx: GateContext, positions: Positions, conflict: FieldConflict) ->
         f"main changed this since the draft began: {conflict.describe('main', 'draft')}"
         " (merge main into the draft and resolve)"
     )
-    return Finding(conflict.path, line, column, NAME, ERROR, message, conflict.library, conflict.entry_id)
+    return Finding(
+        path=conflict.path,
+        line=line,
+        column=column,
+        gate=NAME,
+        severity=ERROR,
+        message=message,
+        library=conflict.library,
+        entry_id=conflict.entry_id,
+    )

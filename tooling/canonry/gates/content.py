@@ -3,26 +3,31 @@
 The libraries under every rule set in force, the draft's changed entries parsed
 once, field positions, the library as the draft would land (the merge-base's
 library with the draft's and main's changes laid over it), and indexes of it
-cached by the library's tree id, in memory and in the repository's cache.
+cached by the library's tree id, in memory and in the repository's cache, or
+shipped in git with the published versions (derived.py): the index of the
+merge-base's own tree, or of a published tree near it with the difference
+laid over it like the draft's.
 """
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import EntrySyntaxError
+from ..store import index as shipped
 from ..store.entries import Library, parse_blob, store_for
 from ..store.registry import LibrarySpec
 from ..store.repo import BLOB_MODE, Repository
 from ..store.states import FileRef, State
 from ..store.yamlio import Path, load_yaml_with_positions, position_of
 from .context import GateContext
+from .derived import INDEX_VERSION, Section, docs_of, key_of, normalize_key, tree_changes
 
-INDEX_VERSION = "4"
+__all__ = ["INDEX_VERSION", "key_of", "normalize_key"]
+NEARBY_CHANGES = 20_000  # a published tree at most this many files away serves as the base's index
+NEARBY_VERSIONS = 8  # the latest published versions of a library tried as nearby trees (a tree diff each)
 _MEMORY: dict[str, Any] = {}
 _MEMORY_SIZE = 32
 
@@ -115,13 +120,28 @@ class Landing:
     fresh: dict[str, dict[str, Any]] = field(default_factory=dict)
     stale: set[str] = field(default_factory=set)
     on_main: set[str] = field(default_factory=set)
+    index_tree: str | None = None  # a nearby published tree whose shipped index stands in
+
+    def index(self, ctx: GateContext, section: Section) -> Any:
+        """A section of the index under this landing (the base's, or the nearby tree's)."""
+        return cached_index(
+            ctx.repo,
+            self.index_state,
+            self.spec,
+            section.kind,
+            section.params,
+            section.build,
+            self.index_tree,
+        )
 
     def describe(self, ctx: GateContext, entry_id: str) -> str:
         """`<id> (<title>)`, saying so when main gained it since the draft began."""
         doc: Any = self.fresh.get(entry_id)
         if doc is None:
             library = _library(ctx, self.spec)
-            _ = library.index  # one listing (the engine counts entries with it anyway), no path lookups
+            tree = library.tree
+            if tree is None or store_for(ctx.repo).lookup_entry(tree, entry_id) is False:
+                _ = library.index  # one listing rather than a path lookup in a large folder each
             try:
                 doc = library[entry_id]
             except (KeyError, EntrySyntaxError):
@@ -142,7 +162,20 @@ def landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
     out.stale |= touched
     for entry in changed:
         out.fresh[entry.entry_id] = entry.doc
-    tip = ctx.options.get("base_tip")
+    tree = out.index_state.tree_id(spec.path)
+    near = _nearby(ctx.repo, out.index_state, spec, tree) if changed else None
+    seed_tree = near or tree
+    if changed and seed_tree:
+        from .derived import seed_per_entry
+
+        seed_per_entry(ctx.repo, spec, seed_tree)  # the evidence and confidence gates' values
+    if near is not None and tree is not None:
+        out.index_tree = near  # the base's index is the nearby one plus their difference
+        for entry_id, doc in tree_changes(ctx.repo, near, tree, spec, out.index_state):
+            out.stale.add(entry_id)
+            if doc is not None and entry_id not in touched:
+                out.fresh[entry_id] = doc
+    tip = ctx.options.base_tip
     if isinstance(tip, State) and ctx.base is not None and tip.commit != ctx.base.commit:
         for entry_id, doc in _main_changes(ctx.repo, ctx.base, tip, spec):
             if entry_id in touched:
@@ -151,7 +184,31 @@ def landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
             if doc is not None:
                 out.fresh[entry_id] = doc
                 out.on_main.add(entry_id)
+            else:
+                out.fresh.pop(entry_id, None)
     return out
+
+
+def _nearby(repo: Repository, state: State, spec: LibrarySpec, tree: str | None) -> str | None:
+    """A published tree near the base's library tree whose shipped index can stand in for its own.
+
+    None when the base's own index is at hand (cached here, or shipped) or none is near.
+    """
+    from .derived import sections_for
+
+    wanted = sections_for(spec)
+    if tree is None or not wanted:
+        return None
+    store = store_for(repo)
+    keys = [f"{s.key(spec)}:{tree}" for s in wanted]
+    if any(f"{repo.git_dir}\0{k}" in _MEMORY for k in keys) or store.has_results(keys):
+        return None
+    if shipped.read(repo, tree) is not None:
+        return None
+    found = shipped.nearest(repo, tree, NEARBY_CHANGES, _published_trees(repo, spec))
+    if found is None or not all(s.key(spec) in found[1] for s in wanted):
+        return None
+    return found[0]
 
 
 def _main_changes(
@@ -179,6 +236,22 @@ def _library(ctx: GateContext, spec: LibrarySpec) -> Library:
     return ctx.head_library(spec) if base_spec == spec else Library(ctx.head, spec)
 
 
+def _published_trees(repo: Repository, spec: LibrarySpec, latest: int = NEARBY_VERSIONS) -> list[str]:
+    """The library's trees at its latest published versions (tags `<library>/v<N>`), newest first."""
+    versions = []
+    for name in repo.refs(f"refs/tags/{spec.name}/v"):
+        number = name.rsplit("/v", 1)[-1]
+        if number.isdigit():
+            versions.append((int(number), name))
+    out = []
+    for _, name in sorted(versions, reverse=True)[:latest]:
+        commit = repo.try_resolve_commit(name)
+        tree = repo.subtree(repo.tree_of(commit), spec.path) if commit else None
+        if tree:
+            out.append(tree)
+    return out
+
+
 def cached_index(
     repo: Repository,
     state: State,
@@ -186,22 +259,33 @@ def cached_index(
     kind: str,
     params: Any,
     build: Callable[[dict[str, dict[str, Any]]], Any],
+    tree: str | None = None,
 ) -> Any:
     """build({id: entry}) over a library at a state, cached by the library's tree id.
 
-    The value must be marshal-able (it is kept in the repository's cache).
+    Looked up in memory, then in the repository's cache, then in the index shipped
+    for the tree (verified and audited); built from the entries only when all miss.
+    `tree` names a nearby tree whose shipped index stands in for the state's. The
+    value must be marshal-able (it is kept in the repository's cache).
     """
-    tree = state.tree_id(spec.path)
+    tree = tree or state.tree_id(spec.path)
     if tree is None:
-        return build(_docs(state, spec)) if state.files(spec.path) else build({})
-    key = f"{kind}/{INDEX_VERSION}:{spec.path}:{spec.layout}:{json.dumps(params)}:{tree}"
+        return build(docs_of(state, spec)) if state.files(spec.path) else build({})
+    section = Section(kind, params, build)
+    key = f"{section.key(spec)}:{tree}"
     memory_key = f"{repo.git_dir}\0{key}"
     value = _MEMORY.get(memory_key)
     if value is None:
         store = store_for(repo)
         value = store.get_result(key)
         if value is None:
-            value = build(_docs(state, spec))
+            from .derived import shipped_section
+
+            value = shipped_section(repo, spec, tree, section)
+            if value is None:
+                if tree != state.tree_id(spec.path):
+                    raise AssertionError("a nearby index is chosen only when it is shipped")
+                value = build(docs_of(state, spec))
             store.put_result(key, value)
         _remember(memory_key, value)
     return value
@@ -215,53 +299,14 @@ def keyed_lookup(
     params: Any,
     build: Callable[[dict[str, dict[str, Any]]], dict[str, Any]],
     keys: Iterable[str],
+    tree: str | None = None,
 ) -> dict[str, Any]:
-    """{key: value} for the wanted keys of a keyed index build({id: entry}) of a library at a state.
-
-    The index is built once per library tree id and kept row by row in the
-    repository's cache, so a lookup reads the draft's keys, not the whole index.
-    """
-    wanted = sorted(set(keys))
-    tree = state.tree_id(spec.path)
-    if tree is None:
-        everything = build(_docs(state, spec)) if state.files(spec.path) else {}
-        return {k: everything[k] for k in wanted if k in everything}
-    prefix = f"{kind}/{INDEX_VERSION}:{spec.path}:{spec.layout}:{json.dumps(params)}:{tree}"
-    memory_key = f"{repo.git_dir}\0{prefix}"
-    full = _MEMORY.get(memory_key)
-    if full is None:
-        store = store_for(repo)
-        if store.get_result(prefix + "#built") is not None:
-            rows = store.get_results([f"{prefix}={k}" for k in wanted])
-            return {k: rows[f"{prefix}={k}"] for k in wanted if f"{prefix}={k}" in rows}
-        full = build(_docs(state, spec))
-        # the marker goes last: an interrupted write leaves an index that is rebuilt
-        store.put_results([(f"{prefix}={k}", v) for k, v in full.items()] + [(prefix + "#built", 1)])
-        _remember(memory_key, full)
-    return {k: full[k] for k in wanted if k in full}
+    """{key: value} for the wanted keys of a keyed index build({id: entry}) of a library at a state."""
+    full = cached_index(repo, state, spec, kind, params, build, tree)
+    return {k: full[k] for k in sorted(set(keys)) if k in full}
 
 
 def _remember(key: str, value: Any) -> None:
     if len(_MEMORY) >= _MEMORY_SIZE:
         _MEMORY.pop(next(iter(_MEMORY)))
     _MEMORY[key] = value
-
-
-def _docs(state: State, spec: LibrarySpec) -> dict[str, dict[str, Any]]:
-    parsed = Library(state, spec).parse_all()
-    return {eid: doc for eid, doc in parsed.items() if isinstance(doc, dict)}
-
-
-def normalize_key(value: Any) -> str:
-    """A key field's matching form: NFKC, case folded, whitespace collapsed; others as JSON."""
-    if isinstance(value, str):
-        return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def key_of(doc: dict[str, Any], fields: Iterable[str]) -> str | None:
-    """The normalized key of an entry, or None when it has none of the key fields."""
-    values = [doc.get(f) for f in fields]
-    if all(v is None for v in values):
-        return None
-    return "\x1f".join(normalize_key(v) for v in values)

@@ -14,8 +14,9 @@ rebar" should both exist.
 Cost: only the draft's changed entries are checked, each against an index of
 the library. The index describes the merge-base (the state every draft of the
 same main shares) and is cached by that library's tree id, in memory and in
-the repository's cache; what the draft changed, and what main changed since
-the draft began, is laid over it. Near duplicates use a character-trigram
+the repository's cache, or shipped in git with the published versions
+(derived.py); what the draft changed, and what main changed since the draft
+began, is laid over it. Near duplicates use a character-trigram
 inverted index with a prefix filter (only the rarest trigrams of an entry are
 looked up, as many as a pair above the threshold must share one of), then a
 length filter and a trigram count filter, so a similarity is computed only
@@ -28,19 +29,14 @@ in `near.py`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
-from .content import (
-    Landing,
-    Positions,
-    cached_index,
-    content_specs,
-    key_of,
-    keyed_lookup,
-    landing,
-)
+from ..store.entries import store_for
+from .content import Landing, Positions, content_specs, landing
 from .context import GateContext
+from .derived import Section, exact_index, key_of, near_index
 from .findings import ERROR, WARNING, Finding
 from .near import NearIndex, near_text, similarity
 
@@ -77,16 +73,10 @@ def _exact(ctx: GateContext, land: Landing, positions: Positions) -> dict[str, d
     fields = list(spec.duplicates.exact)
 
     def build(docs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-        index: dict[str, list[str]] = {}
-        for entry_id in sorted(docs):
-            key = key_of(docs[entry_id], fields)
-            if key is not None:
-                index.setdefault(key, []).append(entry_id)
-        return index
+        return exact_index(docs, fields)
 
     mine = {e.entry_id: key_of(e.doc, fields) for e in land.changed}
-    wanted = [k for k in mine.values() if k is not None]
-    index = keyed_lookup(ctx.repo, land.index_state, spec, "exact-keys", fields, build, wanted)
+    index = land.index(ctx, Section("exact-keys", fields, build))
     fresh = build(land.fresh)
     out: dict[str, dict[str, Finding]] = {}
     for entry in land.changed:
@@ -100,15 +90,15 @@ def _exact(ctx: GateContext, land: Landing, positions: Positions) -> dict[str, d
         line, column = positions.of(entry.ref, (fields[0],))
         out[entry.entry_id] = {
             other: Finding(
-                entry.path,
-                line,
-                column,
-                NAME,
-                ERROR,
-                f"exact duplicate of {land.describe(ctx, other)}: same {', '.join(fields)}"
+                path=entry.path,
+                line=line,
+                column=column,
+                gate=NAME,
+                severity=ERROR,
+                message=f"exact duplicate of {land.describe(ctx, other)}: same {', '.join(fields)}"
                 " (after case folding, NFKC and whitespace)",
-                spec.name,
-                entry.entry_id,
+                library=spec.name,
+                entry_id=entry.entry_id,
             )
             for other in others[:MAX_REPORTED]
         }
@@ -123,22 +113,25 @@ def _near(
     threshold = spec.duplicates.near_threshold
 
     def build(docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return NearIndex.build({i: t for i, d in docs.items() if (t := near_text(d, fields))})
+        return near_index(docs, fields)
 
-    base = NearIndex(cached_index(ctx.repo, land.index_state, spec, "near-trigrams", fields, build))
+    section = Section("near-trigrams", fields, build)
+    texts = {e.entry_id: near_text(e.doc, fields) for e in land.changed}
+    in_base, compared = _base_matches(ctx, land, section, threshold, [t for t in texts.values() if t])
     fresh = NearIndex(build(land.fresh))
     out: list[Finding] = []
-    compared = 0
     for entry in land.changed:
-        text = near_text(entry.doc, fields)
+        text = texts[entry.entry_id]
         if not text:
             continue
         already = {entry.entry_id, *exact.get(entry.entry_id, {})}
         matches: dict[str, float] = {}
-        for index, excluded in ((base, already | land.stale), (fresh, already)):
-            for other, score in index.similar(text, threshold, excluded):
+        for other, score in in_base[text]:
+            if other not in already and other not in land.stale:
                 matches[other] = max(score, matches.get(other, 0.0))
-            compared += index.last_compared
+        for other, score in fresh.similar(text, threshold, already):
+            matches[other] = max(score, matches.get(other, 0.0))
+        compared += fresh.last_compared
         ranked = sorted(matches.items(), key=lambda kv: (-kv[1], kv[0]))
         if not ranked:
             continue
@@ -148,6 +141,51 @@ def _near(
                 f"near duplicate of {land.describe(ctx, other)}: {', '.join(fields)}"
                 f" similarity {math.floor(score * 100) / 100:.2f} (threshold {threshold:g})"
             )
-            out.append(Finding(entry.path, line, column, NAME, WARNING, message, spec.name, entry.entry_id))
+            out.append(
+                Finding(
+                    path=entry.path,
+                    line=line,
+                    column=column,
+                    gate=NAME,
+                    severity=WARNING,
+                    message=message,
+                    library=spec.name,
+                    entry_id=entry.entry_id,
+                )
+            )
     ctx.metrics["near_duplicate_comparisons"] = ctx.metrics.get("near_duplicate_comparisons", 0) + compared
     return out
+
+
+def _base_matches(
+    ctx: GateContext, land: Landing, section: Section, threshold: float, texts: list[str]
+) -> tuple[dict[str, list[tuple[str, float]]], int]:
+    """{text: [(id, similarity), ...]} against the base's index, and the comparisons made.
+
+    A text's matches in one index are a function of the index (its tree) and the
+    text, so they are cached by both: a second run over the same draft (a re-run
+    check, a warm cache) reads them instead of comparing again. The index itself is
+    loaded only for texts not cached.
+    """
+    tree = land.index_tree or land.index_state.tree_id(land.spec.path)
+    prefix = f"near-matches/1:{section.key(land.spec)}:{tree}:{threshold!r}:" if tree else None
+    keys = {t: prefix + hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts} if prefix else {}
+    store = store_for(ctx.repo)
+    cached = store.get_results(sorted(set(keys.values()))) if keys else {}
+    out: dict[str, list[tuple[str, float]]] = {}
+    missing = []
+    for text in texts:
+        hit = cached.get(keys[text]) if keys else None
+        if hit is not None:
+            out[text] = [(i, s) for i, s in hit]
+        else:
+            missing.append(text)
+    compared = 0
+    if missing:
+        base = NearIndex(land.index(ctx, section))
+        for text in dict.fromkeys(missing):
+            out[text] = base.similar(text, threshold, set())
+            compared += base.last_compared
+        if keys:
+            store.put_results([(keys[t], [[i, s] for i, s in out[t]]) for t in dict.fromkeys(missing)])
+    return out, compared

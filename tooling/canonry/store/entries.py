@@ -134,6 +134,19 @@ class EntryStore:
     def get(self, ref: FileRef, state: State, source: str) -> dict[str, Any] | _Failure:
         return self.get_many([(source, ref)], state)[ref.oid]
 
+    def parse_blob(self, repo: Repository, ref: FileRef) -> dict[str, Any]:
+        """Parse (or recall) one blob by id, whatever tree holds it; raise its syntax error."""
+        got = self._memory.get(ref.oid)
+        if got is None:
+            self._fetch([ref.oid])
+            got = self._memory.get(ref.oid)
+        if got is None:
+            got = self._parse(repo.read_blob(ref.oid), ref.path, ref.oid)
+            self.flush()
+        if isinstance(got, _Failure):
+            raise got.error
+        return got
+
     def _parse(self, data: bytes, source: str, oid: str) -> dict[str, Any] | _Failure:
         result: dict[str, Any] | _Failure
         try:
@@ -220,6 +233,18 @@ class EntryStore:
             return {}
         return out
 
+    def has_results(self, keys: list[str]) -> bool:
+        """Whether every key has a stored result (without reading the values)."""
+        if self._db is None:
+            return False
+        try:
+            for key in keys:
+                if self._db.execute("SELECT 1 FROM results WHERE key = ?", (key,)).fetchone() is None:
+                    return False
+        except sqlite3.Error:
+            return False
+        return True
+
     def put_results(self, items: list[tuple[str, Any]]) -> None:
         if self._db is None or not items:
             return
@@ -253,7 +278,7 @@ def _decode(blob: bytes) -> dict[str, Any] | _Failure:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    # Bulk loads allocate many small containers; the collector only slows them (FACTS.md).
+    # Bulk loads allocate many small containers; the collector only slows them.
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -328,7 +353,11 @@ class Library(Mapping[str, Entry]):
             rows = self._store.get_result(key)
         if rows is not None:
             path = self.spec.entry_path
-            index = {eid: FileRef(path(eid), oid, mode) for eid, oid, mode in rows}
+            if self.spec.layout == "flat":  # the same paths, without a call per entry
+                folder = self.spec.path + "/"
+                index = {eid: FileRef(f"{folder}{eid}.yaml", oid, mode) for eid, oid, mode in rows}
+            else:
+                index = {eid: FileRef(path(eid), oid, mode) for eid, oid, mode in rows}
         else:
             base = len(self.spec.path) + 1
             index = {}

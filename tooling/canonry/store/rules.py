@@ -2,7 +2,9 @@
 
 Schemas are JSON Schema 2020-12, checked against their metaschema, with format
 assertions on and `$ref` resolved only from the repository's own schemas: a
-reference to anything else is unresolvable, never fetched (FACTS.md).
+reference to anything else is unresolvable, never fetched. Entries are validated
+by the compiled validator of `validation.py` (jsonschema-rs decides, jsonschema
+explains an invalid entry).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import referencing.exceptions
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import DRAFT202012
 
-from ..errors import RegistryError
+from ..errors import RegistryError, RegistryMissingError
 from .registry import REGISTRY_PATH, LibrarySpec, Registry, parse_registry
 from .repo import Repository
 from .states import State
+from .validation import CompiledValidator, format_checker
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMAS_DIR = "schemas"
@@ -122,10 +125,15 @@ _REGISTRIES: dict[str, Registry | RegistryError] = {}
 
 
 def registry_in_tree(repo: Repository, tree: str) -> Registry:
-    """The registry (schemas/libraries.yaml) in a tree, parsed once per blob; RegistryError if broken."""
+    """The registry (schemas/libraries.yaml) in a tree, parsed once per blob.
+
+    The one registry reader: RegistryMissingError when the tree has none,
+    RegistryError when it is broken (the same error object every time, from
+    the cache). `load_rules` gives the registry of a state with its schemas.
+    """
     item = repo.entry_at(tree, REGISTRY_PATH)
     if item is None or item.is_tree:
-        raise RegistryError("missing: every knowledge repository needs it", REGISTRY_PATH)
+        raise RegistryMissingError(REGISTRY_PATH)
     cached = _REGISTRIES.get(item.oid)
     if cached is None:
         try:
@@ -141,6 +149,14 @@ def registry_in_tree(repo: Repository, tree: str) -> Registry:
 def registry_at(repo: Repository, commit: str) -> Registry:
     """The registry at a commit (see registry_in_tree)."""
     return registry_in_tree(repo, repo.tree_of(commit))
+
+
+def try_registry_at(repo: Repository, commit: str) -> Registry | None:
+    """The registry at a commit, or None when it is missing or broken (for reports that say so themselves)."""
+    try:
+        return registry_at(repo, commit)
+    except RegistryError:
+        return None
 
 
 @dataclass
@@ -181,7 +197,7 @@ def load_rules(state: State) -> Rules:
     registry: Registry | None = None
     reg_ref = files.get(REGISTRY_PATH)
     if reg_ref is None:
-        problems.append(RegistryError("missing: every knowledge repository needs it", REGISTRY_PATH))
+        problems.append(RegistryMissingError(REGISTRY_PATH))
     else:
         try:
             registry = parse_registry(state.read(reg_ref), REGISTRY_PATH)
@@ -218,9 +234,7 @@ def load_rules(state: State) -> Rules:
                     )
                 continue
             inlined = _inline_refs(schema, ref_registry.resolver(base_uri=schema.get("$id", "")), ())
-            validator = StrictValidator(
-                inlined, registry=ref_registry, format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
+            validator = CompiledValidator(inlined, _detailed_factory(inlined, ref_registry))
             try:
                 _check_refs(ref_registry, schema, spec.schema)
             except RegistryError as exc:
@@ -230,6 +244,11 @@ def load_rules(state: State) -> Rules:
     rules = Rules(registry=registry, digest=digest, validators=validators, problems=problems)
     _RULES_CACHE[digest] = rules
     return rules
+
+
+def _detailed_factory(schema: dict[str, Any], ref_registry: referencing.Registry[Any]) -> Any:
+    """Build jsonschema's validator of a schema later (only invalid entries need it)."""
+    return lambda: StrictValidator(schema, registry=ref_registry, format_checker=format_checker())
 
 
 def _check_refs(ref_registry: referencing.Registry[Any], schema: Any, path: str) -> None:
