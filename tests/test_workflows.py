@@ -65,8 +65,10 @@ def test_workflows_written_by_init_pass_actionlint(tmp_path: Path) -> None:
     proc = actionlint(cwd=target)  # no arguments: every workflow of the repository at cwd
     assert proc.returncode == 0, proc.stdout + proc.stderr
     install = "\n".join(commands(workflow(p)) for p in written)
-    assert 'pip install "canonry>=0.1"' in install
-    assert "pip install .\n" not in install
+    # nothing on the package index yet: a pinned git requirement, or a step that fails saying what to edit
+    assert "canonry>=0.1" not in install and "pip install .\n" not in install
+    assert "{{canonry" not in install
+    assert ('pip install "canonry @ git+' in install) or ("::error::Canonry is not on the" in install)
 
 
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
@@ -131,10 +133,21 @@ def test_import_is_scheduled_and_opens_a_pull_request() -> None:
     job = doc["jobs"]["import"]
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     script = commands(doc)
-    assert 'canonry import "$LIBRARY" --from "$SOURCE_FILE" --source-ref "$SOURCE_REF"' in script
+    assert (
+        'canonry import "$LIBRARY" --from "$SOURCE_FILE" --input-format "$SOURCE_FORMAT"'
+        ' --source-ref "$SOURCE_REF"' in script
+    )
     assert "gh pr create" in script
 
 
-def test_ci_runs_the_readme_test_command() -> None:
+def test_ci_runs_ci_run_and_the_drift_check() -> None:
     doc = workflow(WORKFLOWS / "ci.yml")
-    assert 'pip install -e ".[test]" && python -m pytest -q' in commands(doc)
+    test_job, drift_job = doc["jobs"]["test"], doc["jobs"]["drift"]
+    assert "bash .ci/run" in commands({"jobs": {"test": test_job}})
+    assert "bash .ci/drift" in commands({"jobs": {"drift": drift_job}})
+    assert "schedule" in doc["on"] and "pull_request" in doc["on"]
+    assert "github.event_name != 'schedule'" in test_job["if"]
+    assert "github.event_name == 'schedule'" in drift_job["if"]
+    # .ci/run runs the README's test command after installing the lock
+    script = (ROOT / ".ci" / "run").read_text()
+    assert script.index("--require-hashes -r requirements-test.lock") < script.index("python -m pytest -q")

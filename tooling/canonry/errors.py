@@ -61,10 +61,20 @@ class UnknownLibraryError(CanonryError):
 
 
 class UnknownVersionError(CanonryError):
-    def __init__(self, library: str, version: str) -> None:
-        super().__init__(f"unknown version: {library}@{version}", library=library, version=version)
+    def __init__(self, library: str, version: str, known: list[str] | None = None) -> None:
+        # known: the library's published versions ("v1", "v2"), when the caller looked them up
+        if known is None:
+            hint = ""
+        elif known:
+            hint = f" (published: {', '.join(known)})"
+        else:
+            hint = f" ({library} has no published version yet)"
+        super().__init__(
+            f"unknown version: {library}@{version}{hint}", library=library, version=version, known=known
+        )
         self.library = library
         self.version = version
+        self.known = known
 
 
 class UnknownEntryError(CanonryError, KeyError):
@@ -145,6 +155,19 @@ class RegistryError(CheckFailed):
         self.column = column
         where = path + (f":{line}" if line else "") + (f":{column}" if line and column else "")
         super().__init__(f"{where}: {problem}", path=path, line=line, column=column)
+
+
+class RegistryMissingError(RegistryError):
+    """No schemas/libraries.yaml: not a knowledge repository (yet). A usage problem, so exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, path: str = "schemas/libraries.yaml") -> None:
+        super().__init__(
+            "missing: every knowledge repository needs it (is this the right repository? `canonry init`"
+            " makes one, or pass --repo PATH)",
+            path,
+        )
 
 
 class HoldoutError(CheckFailed):
@@ -256,3 +279,19 @@ class PushRejectedError(CheckFailed):
         )
         self.remote = remote
         self.detail = detail
+
+
+class ChannelError(CheckFailed):
+    """A channel move the rules refuse: a non-steward, a deprecated version, a bad signature."""
+
+
+class OutcomesError(InputError):
+    """An outcomes file (canonry.outcomes/v1) with problems; nothing was reported."""
+
+
+class RunRecordError(CanonryError):
+    """A run record that names what does not exist, or whose tag no longer names its commit."""
+
+
+class UnknownSectorError(UsageError):
+    """A sector code that is not an ISIC Rev.4 division (e.g. C24)."""

@@ -6,11 +6,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..store.repo import Repository
+if TYPE_CHECKING:  # pygit2 loads when a command opens a repository, not when the CLI starts
+    from ..store.repo import Repository
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +27,8 @@ def repo_option(func: F) -> F:
 
 
 def open_repo(repo_path: str | None, allow_shallow: bool = False) -> Repository:
+    from ..store.repo import Repository
+
     return Repository(repo_path or os.getcwd(), allow_shallow=allow_shallow)
 
 

@@ -7,9 +7,6 @@ from typing import Any
 
 import click
 
-from ..publication.authoring import new_entry
-from ..runtime.reading import show
-from ..store.yamlio import dump_yaml
 from .common import emit, open_repo, repo_option, say
 
 
@@ -29,6 +26,9 @@ def show_cmd(repo_path: str | None, spec: str, entry_id: str | None, fmt: str) -
       canonry show mapping@v2 0194c3c2-7f00-7a6b-8d3e-1c2b3a4d5e6f --format json
       canonry show assumptions@main
     """
+    from ..runtime.reading import show
+    from ..store.yamlio import dump_yaml
+
     repo = open_repo(repo_path, allow_shallow=True)
     doc: Any = show(repo, spec, entry_id)
     if fmt == "json":
@@ -64,6 +64,8 @@ def entry_new_cmd(repo_path: str | None, library: str, assignments: tuple[str, .
       canonry entry new mapping --set pattern="steel rebar" --set sector_code=C24 \\
           --set confidence=0.8 --set workspace_id=acme
     """
+    from ..publication.authoring import new_entry
+
     repo = open_repo(repo_path, allow_shallow=True)
     fields: dict[str, str] = {}
     for item in assignments:

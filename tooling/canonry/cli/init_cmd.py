@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..store.init import MERGE_DRIVER_CONFIG, init_knowledge_repo
 from .common import say
 
 
@@ -22,7 +21,15 @@ from .common import say
     is_flag=True,
     help="Replace existing schemas/ and workflow files (never anything under knowledge/).",
 )
-def init_cmd(path: str, actor: str | None, force: bool) -> None:
+@click.option(
+    "--canonry-from",
+    "canonry_from",
+    default=None,
+    metavar="REQUIREMENT",
+    help="What the workflows pip-install, e.g. 'canonry @ git+https://host/canonry@COMMIT'"
+    " (default: where this Canonry was installed from).",
+)
+def init_cmd(path: str, actor: str | None, force: bool, canonry_from: str | None) -> None:
     """Create a knowledge repository at PATH (default: the current folder).
 
     Makes PATH a git repository on branch main (an existing empty one is
@@ -32,6 +39,11 @@ def init_cmd(path: str, actor: str | None, force: bool) -> None:
     a README, all in one commit with Canonry-* provenance trailers.
     Refuses (exit 2) when schemas/ or knowledge/ already hold anything.
 
+    Canonry is not on the Python package index yet: the workflows install the
+    Canonry that runs init, by the git URL and commit pip recorded (or its
+    clone's origin and HEAD), or what --canonry-from gives. When that is not
+    known, init says so and their install step fails until you edit it.
+
     \b
     Example:
       canonry init knowledge-repo
@@ -39,7 +51,11 @@ def init_cmd(path: str, actor: str | None, force: bool) -> None:
       git config merge.canonry.driver "canonry merge-driver %O %A %B %P"
       canonry libraries
     """
-    result = init_knowledge_repo(path, actor=actor, force=force)
+    from ..store.init import MERGE_DRIVER_CONFIG, init_knowledge_repo
+    from ..store.install_source import given_source
+
+    source = given_source(canonry_from) if canonry_from is not None else None
+    result = init_knowledge_repo(path, actor=actor, force=force, source=source)
     how = "new git repository" if result.new_repository else "existing git repository"
     say(f"canonry: initialized a knowledge repository in {result.path} ({how}, branch {result.branch})")
     for written in result.written:
@@ -50,6 +66,15 @@ def init_cmd(path: str, actor: str | None, force: bool) -> None:
         say(f"  commit  {result.commit[:12]} Initialize a Canonry knowledge repository")
     else:
         say(f"  nothing to commit: main ({result.commit[:12]}) already has these files")
+    if result.source.requirement is not None:
+        say(f'The workflows install Canonry with: pip install "{result.source.requirement}"')
+        say(f"  ({result.source.how})")
+    else:
+        say(
+            "canonry: warning: the workflows cannot install Canonry yet: it is not on the package index"
+            f" and {result.source.how}. Edit the 'Install Canonry' step of .github/workflows/gates.yml"
+            " and release.yml, or run again with --force --canonry-from 'canonry @ git+URL@COMMIT'."
+        )
     say("Enable the structured merge of entries (once per clone):")
     say(f"  {MERGE_DRIVER_CONFIG}")
 

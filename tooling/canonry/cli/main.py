@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -13,7 +14,8 @@ import click
 from ..errors import CanonryError
 
 # Command name -> the module that registers it (`register(group)`). Modules load
-# on first use, so `canonry diff` does not pay for importing publish or serve.
+# on first use, so `canonry diff` does not pay for importing publish or serve, and
+# `canonry --help` imports no command module at all.
 COMMANDS = {
     "init": "canonry.cli.init_cmd",
     "libraries": "canonry.cli.repository",
@@ -21,28 +23,80 @@ COMMANDS = {
     "gate": "canonry.cli.repository",
     "draft": "canonry.cli.drafts",
     "entry": "canonry.cli.entries",
-    "review": "canonry.cli.drafts",
-    "publish": "canonry.cli.drafts",
-    "release": "canonry.cli.drafts",
+    "review": "canonry.cli.review",
+    "publish": "canonry.cli.publication",
+    "release": "canonry.cli.publication",
     "diff": "canonry.cli.diffs",
-    "explain": "canonry.cli.drafts",
-    "log": "canonry.cli.drafts",
-    "versions": "canonry.cli.drafts",
+    "explain": "canonry.cli.versions",
+    "log": "canonry.cli.versions",
+    "versions": "canonry.cli.versions",
     "show": "canonry.cli.entries",
-    "rollback": "canonry.cli.drafts",
-    "deprecate": "canonry.cli.drafts",
+    "rollback": "canonry.cli.publication",
+    "deprecate": "canonry.cli.versions",
     "verify": "canonry.cli.runtime",
     "pin": "canonry.cli.runtime",
     "export": "canonry.cli.runtime",
     "import": "canonry.cli.flywheel",
-    "learn": "canonry.cli.flywheel",
+    "learn": "canonry.cli.learning",
     "suggest": "canonry.cli.flywheel",
     "confidence": "canonry.cli.flywheel",
     "health": "canonry.cli.flywheel",
+    "map": "canonry.cli.mapping",
     "serve": "canonry.cli.runtime",
     "merge-driver": "canonry.cli.merging",
+    "channel": "canonry.cli.channels",
+    "canary": "canonry.cli.channels",
+    "impact": "canonry.cli.channels",
+    "index": "canonry.cli.index",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+
+# The one-line summaries `canonry --help` lists, without importing the commands
+# (tests/test_cli_start.py checks each equals the first line of the command's help).
+# A command missing here is loaded to get its summary: correct, only slower.
+SUMMARIES = {
+    "init": "Create a knowledge repository at PATH (default: the current folder).",
+    "libraries": "List libraries with lifecycle, latest version and entry count.",
+    "validate": "Check entries with the yaml, schema, identity and checks gates.",
+    "gate": "Run the publication gates on what HEAD changes relative to BASE.",
+    "draft": "Start, list and inspect drafts (branches draft/NAME).",
+    "entry": "Create entries.",
+    "review": "Approve or reject a draft's head commit; see where its review stands.",
+    "publish": "Run every gate (review included), merge DRAFT into main and tag what changed.",
+    "release": "Tag each library whose content on main differs from its latest version (forge flow).",
+    "diff": "Show which entries and fields changed from A to B.",
+    "explain": (
+        "Why did this entry's numbers change: each field change with commit, actor, source, reason, version."
+    ),
+    "log": "Who changed what, when, why and from which source; publications and reviews included.",
+    "versions": "List a library's published versions with their metadata; flag deprecated ones.",
+    "show": "Print a library version (metadata and entries) or one entry of it.",
+    "rollback": "Open draft/rollback-LIBRARY-vK with the content of version vK, to review and publish.",
+    "deprecate": "Mark a published version deprecated: a signed note of its steward on its tag.",
+    "verify": "Check that version tags are unmoved, gapless, on main and signed as required; and the lock.",
+    "pin": "Pin library versions in a lock file (canonry.lock/v1).",
+    "export": "Export a published version as one JSON bundle (canonry.bundle/v1) for consumers without git.",
+    "import": "Upsert rows from a file into LIBRARY by its natural key, as a new draft.",
+    "learn": "Draft new knowledge from evidence: overrides, scenarios, calibration notes.",
+    "suggest": "Print the most used scenario pattern of a project type.",
+    "confidence": "List each entry's effective confidence and band (decay applied).",
+    "health": "Flywheel health: engagements, versions, accuracy, coverage, backlog, drafts.",
+    "map": "Map project texts to ISIC sectors with a mapping library, explained.",
+    "serve": (
+        "Serve published versions over a read-only HTTP API (JSON; OpenAPI at /openapi.json) and a web UI."
+    ),
+    "merge-driver": "Merge one file for git: entries field by field, other files as text.",
+    "channel": "Named channels (stable, canary, ...) pointing at published versions.",
+    "canary": "Canary and shadow routing: compare a candidate version's outcomes with the control's.",
+    "impact": "Which past runs a new version affects: the entries they read that changed since.",
+    "index": "Build and list the derived indexes shipped in git (refs/canonry/index/<tree>).",
+}
+SUMMARY_LIMIT = 200  # long enough for a whole first sentence; --help wraps it
+
+
+def summary_of(command: click.Command) -> str:
+    """The one-line summary of a loaded command, as SUMMARIES holds it."""
+    return command.get_short_help_str(limit=SUMMARY_LIMIT)
 
 
 class CanonryGroup(click.Group):
@@ -58,6 +112,31 @@ class CanonryGroup(click.Group):
         scratch = click.Group()
         importlib.import_module(module).register(scratch)
         return scratch.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from SUMMARIES: `canonry --help` imports no command module."""
+        rows = []
+        for name in self.list_commands(ctx):
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                summary = summary_of(command)
+            rows.append((name, summary))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            close = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{hint} (canonry --help lists them all)")
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

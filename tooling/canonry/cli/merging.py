@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..compare.merge import merge_for_driver
 from ..errors import UsageError
+from ..report.outcome import exit_code
 from .common import open_repo, repo_option, say
 
 _FILE = click.Path(exists=True, dir_okay=False)
@@ -34,6 +34,8 @@ def merge_driver_cmd(repo_path: str | None, base: str, ours: str, theirs: str, p
       echo 'knowledge/**/*.yaml merge=canonry' >> .gitattributes
       git merge draft/steel-patterns
     """
+    from ..compare.merge import merge_for_driver
+
     repo = open_repo(repo_path, allow_shallow=True)
     try:
         data = [Path(p).read_bytes() for p in (base, ours, theirs)]
@@ -46,7 +48,7 @@ def merge_driver_cmd(repo_path: str | None, base: str, ours: str, theirs: str, p
     say(f"canonry merge-driver: {path}: {len(result.conflicts)} conflict(s)")
     for conflict in result.conflicts:
         say(f"  {conflict.describe()}")
-    raise SystemExit(1)
+    raise SystemExit(exit_code(result))
 
 
 def register(group: click.Group) -> None:

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..gates.engine import check_all, run_gates, validate
-from ..gates.report import REPORTER_BY_NAME
-from ..store.entries import Library
-from ..store.rules import load_rules
-from ..store.states import State, TreeState, WorkTreeState
-from ..store.versions import latest_version
+from ..report.gate import REPORTER_BY_NAME
+from ..report.outcome import exit_code
 from .common import emit, emit_json, open_repo, repo_option
 
+if TYPE_CHECKING:
+    from ..store.repo import Repository
+
+# The gates, the rules and the entries load inside each command (they import
+# jsonschema, PyYAML and pygit2), so that the CLI starts without them.
+
 FORMATS = click.Choice(sorted(REPORTER_BY_NAME))
+
+
+def require_knowledge_repository(repo: Repository, ref: str | None) -> None:
+    """Exit 2 with the hint to run `canonry init` where there is no schemas/libraries.yaml at all.
+
+    Without a ref: missing from the work tree and from HEAD (a work tree that
+    deletes it from a knowledge repository is a finding of the gates instead).
+    """
+    from ..errors import RegistryMissingError
+    from ..store.registry import REGISTRY_PATH
+
+    if ref is None and repo.workdir is not None and (repo.workdir / REGISTRY_PATH).is_file():
+        return
+    commit = repo.try_resolve_commit(ref or "HEAD")
+    if commit is None and ref not in (None, "HEAD"):
+        repo.resolve_commit(ref)  # raises the unknown ref's own error (an unborn HEAD: no registry either)
+    if commit is not None:
+        item = repo.entry_at(repo.tree_of(commit), REGISTRY_PATH)
+        if item is not None and not item.is_tree:
+            return
+    raise RegistryMissingError(REGISTRY_PATH)
 
 
 @click.command("libraries")
@@ -29,6 +52,11 @@ def libraries_cmd(repo_path: str | None, ref: str | None, fmt: str) -> None:
       canonry libraries
       canonry libraries --ref main --format json
     """
+    from ..store.entries import Library
+    from ..store.rules import load_rules
+    from ..store.states import State, TreeState, WorkTreeState
+    from ..store.versions import latest_version
+
     repo = open_repo(repo_path, allow_shallow=True)
     state: State
     if ref is not None:
@@ -88,6 +116,8 @@ def validate_cmd(
     """
     import os
 
+    from ..gates.engine import validate
+
     repo = open_repo(repo_path, allow_shallow=True)
     rel_paths = []
     for p in paths:
@@ -97,9 +127,10 @@ def validate_cmd(
         if rel.startswith(".."):
             raise click.BadParameter(f"{p} is outside the repository", param_hint="PATHS")
         rel_paths.append(rel)
+    require_knowledge_repository(repo, ref)
     result = validate(repo, rel_paths, ref=ref, libraries=libraries)
     emit(REPORTER_BY_NAME[fmt](result))
-    raise SystemExit(result.exit_code)
+    raise SystemExit(exit_code(result))
 
 
 @click.command("gate")
@@ -111,8 +142,17 @@ def validate_cmd(
     "--full", is_flag=True, help="Check every entry at HEAD with HEAD's rules, not only what it changes."
 )
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.option("--push", "push", metavar="REMOTE", default=None, help="Push the gate history there too.")
+@click.option("--no-history", is_flag=True, help="Do not record this run under refs/notes/canonry-gates.")
 def gate_cmd(
-    repo_path: str | None, base: str, head: str, libraries: tuple[str, ...], full: bool, fmt: str
+    repo_path: str | None,
+    base: str,
+    head: str,
+    libraries: tuple[str, ...],
+    full: bool,
+    fmt: str,
+    push: str | None,
+    no_history: bool,
 ) -> None:
     """Run the publication gates on what HEAD changes relative to BASE.
 
@@ -126,13 +166,23 @@ def gate_cmd(
       canonry gate --format github      # in a pull-request workflow
       canonry gate --full               # every entry of every library, every gate but review
     """
+    from ..gates.engine import check_all, run_gates
+
     repo = open_repo(repo_path)
     if full:
+        require_knowledge_repository(repo, head)
         result = check_all(repo, head, libraries=libraries)
     else:
+        require_knowledge_repository(repo, base)
         result = run_gates(repo, base, head, libraries=libraries)
     emit(REPORTER_BY_NAME[fmt](result))
-    raise SystemExit(result.exit_code)
+    if not no_history:  # the run is kept as data for `canonry health` (publication/gate_history.py)
+        from ..publication.gate_history import keep
+
+        problem = keep(repo, result, "gate", push)
+        if problem:
+            click.echo(f"canonry: warning: {problem}", err=True)
+    raise SystemExit(exit_code(result))
 
 
 def register(group: click.Group) -> None:

@@ -1,4 +1,4 @@
-"""Confidence decay (ARCHITECTURE.md section 6).
+"""Confidence decay: a library's confidence policy applied to one entry at one time.
 
 effective = clamp(0, 1, base * source_weight - conflict_penalty - decay_rate * days_since_update)
 bands: >= trusted -> trusted, >= standard -> standard, >= caution -> caution, else blocked.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 import uuid
+
+from .times import epoch_ms_now
 
 
 def uuid7(when_ms: int | None = None, entropy: bytes | None = None) -> str:
     """A UUIDv7 string; `entropy` (10+ bytes) makes it deterministic."""
-    ms = int(time.time() * 1000) if when_ms is None else when_ms
+    ms = epoch_ms_now() if when_ms is None else when_ms
     rand = entropy[:10] if entropy is not None else os.urandom(10)
     if len(rand) < 10:
         rand = hashlib.sha256(rand).digest()[:10]

@@ -23,7 +23,8 @@ from pathlib import Path
 from .._version import __version__
 from ..errors import NotARepositoryError, UsageError
 from .commits import Provenance, actor_identity, message_with_trailers
-from .repo import RefUpdate, Repository, init_repository
+from .install_source import CanonrySource, installed_source
+from .repo import BLOB_MODE, RefUpdate, Repository, init_repository
 
 BRANCH = "refs/heads/main"
 MERGE_DRIVER_CONFIG = 'git config merge.canonry.driver "canonry merge-driver %O %A %B %P"'
@@ -33,6 +34,18 @@ PROTECTED = ("schemas", "knowledge")
 KEEP_THEIRS = ("README.md",)
 MERGE_LINES = (".gitattributes",)
 _SHOWN = 8  # paths named in a refusal before "and N more"
+# The templates' placeholder for the pip requirement that installs Canonry in CI.
+REQUIREMENT = b"{{canonry_requirement}}"
+INSTALL_RUN = b'        run: pip install "{{canonry_requirement}}"\n'
+# The install step when nobody knows where this Canonry came from: fail, and say what to edit.
+UNKNOWN_INSTALL_RUN = (
+    b"        run: |\n"
+    b'          echo "::error::Canonry is not on the Python package index yet and canonry init could'
+    b" not tell where yours came from: replace this run line with"
+    b" pip install 'canonry @ git+https://YOUR-GIT-HOST/canonry@COMMIT'\"\n"
+    b"          exit 1\n"
+)
+UNKNOWN_REQUIREMENT = b"canonry @ git+https://YOUR-GIT-HOST/canonry@COMMIT"
 
 
 @dataclass(frozen=True)
@@ -44,16 +57,30 @@ class InitResult:
     new_repository: bool
     written: tuple[str, ...]  # repository paths init wrote (and committed)
     kept: tuple[str, ...]  # paths the repository already had, left as they were
+    source: CanonrySource  # what the workflows install
 
 
-def template_files(name: str) -> dict[str, bytes]:
-    """The files init writes, by repository path; the README names the repository."""
+def template_files(name: str, source: CanonrySource | None = None) -> dict[str, bytes]:
+    """The files init writes, by repository path; the README names the repository.
+
+    The workflows and the README install Canonry with source's requirement
+    (default: where the running Canonry came from, see install_source).
+    """
+    source = source or installed_source()
     root = resources.files("canonry").joinpath("templates", "repo")
     files: dict[str, bytes] = {}
     _collect(root, "", files)
     readme = files.get("README.md")
     if readme is not None:
         files["README.md"] = readme.replace(b"{{name}}", name.encode("utf-8"))
+    for path, data in files.items():
+        if REQUIREMENT not in data:
+            continue
+        if source.requirement is None:
+            data = data.replace(INSTALL_RUN, UNKNOWN_INSTALL_RUN).replace(REQUIREMENT, UNKNOWN_REQUIREMENT)
+        else:
+            data = data.replace(REQUIREMENT, source.requirement.encode("utf-8"))
+        files[path] = data
     return dict(sorted(files.items()))
 
 
@@ -74,6 +101,7 @@ def init_knowledge_repo(
     actor: str | None = None,
     force: bool = False,
     when: int | None = None,
+    source: CanonrySource | None = None,
 ) -> InitResult:
     """Create a knowledge repository at path (or fill an empty existing one) and commit it on main.
 
@@ -101,7 +129,8 @@ def init_knowledge_repo(
             )
         base_tree = existing.tree_of(tip) if tip else None
 
-    templates = template_files(target.name)
+    source = source or installed_source()
+    templates = template_files(target.name, source)
     current = {p: _current(target, existing, base_tree, p) for p in templates}
     if not force:
         found = _protected_content(target, existing, base_tree)
@@ -130,7 +159,7 @@ def init_knowledge_repo(
     except OSError as exc:
         raise UsageError(f"cannot create a repository at {target}: {exc.strerror or exc}") from None
     if tip is None and repo.head_branch() != BRANCH:
-        repo.run_git(["symbolic-ref", "HEAD", BRANCH])  # an empty repository on another default branch
+        repo.set_head(BRANCH)  # an empty repository on another default branch
     author = actor_identity(repo, actor)
     provenance = Provenance(
         source="init",
@@ -154,6 +183,7 @@ def init_knowledge_repo(
         new_repository=existing is None,
         written=tuple(sorted(to_write)),
         kept=tuple(sorted(kept)),
+        source=source,
     )
 
 
@@ -256,9 +286,7 @@ def _lay_out(repo: Repository, target: Path, files: dict[str, bytes]) -> None:
             f"the commit is on main but writing {exc.filename} failed: {exc.strerror}"
             f" (fix it, then run `git reset --hard` in {target})"
         ) from None
-    index_info = "".join(f"100644 {repo.write_blob(data)}\t{path}\n" for path, data in files.items())
-    repo.run_git(["update-index", "--add", "--index-info"], input=index_info)
-    repo.run_git(["update-index", "-q", "--refresh"], check=False)
+    repo.stage([(BLOB_MODE, repo.write_blob(data), path) for path, data in files.items()])
 
 
 def _listing(paths: list[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 
 from canonry.errors import UsageError
 
@@ -33,6 +34,13 @@ def utc_now() -> dt.datetime:
                 f"{CLOCK_VARIABLE}={fixed!r} is not an RFC 3339 timestamp (e.g. 2026-01-15T10:00:00Z)"
             ) from None
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def epoch_ms_now() -> int:
+    """Now in milliseconds since the epoch (UUIDv7 ids); whole seconds of `CANONRY_NOW` when it is set."""
+    if os.environ.get(CLOCK_VARIABLE):
+        return int(utc_now().timestamp()) * 1000
+    return time.time_ns() // 1_000_000
 
 
 def epoch_now() -> int:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import EntrySyntaxError, UnknownRefError, UnknownVersionError, UsageError
+from ..errors import (
+    CanonryError,
+    EntrySyntaxError,
+    RegistryError,
+    UnknownLibraryError,
+    UnknownRefError,
+    UnknownVersionError,
+    UsageError,
+)
 from .repo import Repository
 from .yamlio import load_yaml
 
@@ -72,21 +81,57 @@ def parse_library_spec(text: str) -> tuple[str, str]:
 
 
 def resolve_version(repo: Repository, library: str, version: str | int) -> Version:
-    """The published version named by `v4`, `4`, 4 or `latest`."""
+    """The published version named by `v4`, `4`, 4 or `latest`.
+
+    Raises UnknownLibraryError (with the known libraries) for a library that is
+    neither declared nor published, else UnknownVersionError with the versions
+    that exist.
+    """
     if isinstance(version, str) and version == "latest":
         latest = latest_version(repo, library)
         if latest is None:
-            raise UnknownVersionError(library, "latest")
+            raise unknown_version(repo, library, "latest")
         return latest
     text = str(version)
     number = text[1:] if text.startswith("v") else text
     if not number.isdigit():
-        raise UnknownVersionError(library, text)
+        raise unknown_version(repo, library, text)
     tag = tag_name(library, int(number))
     target = repo.ref_target(TAG_PREFIX + tag)
     if target is None:
-        raise UnknownVersionError(library, text)
+        raise unknown_version(repo, library, text)
     return Version(library, int(number), tag, target, repo.resolve_commit(target))
+
+
+def known_library_names(repo: Repository) -> list[str]:
+    """Libraries with a version tag, plus those the registry on main (or HEAD) declares."""
+    names = {v.library for v in list_versions(repo)}
+    with contextlib.suppress(RegistryError):
+        names.update(_main_registry_names(repo))
+    return sorted(names)
+
+
+def _main_registry_names(repo: Repository) -> list[str]:
+    """The libraries schemas/libraries.yaml declares on main (or HEAD); RegistryError if missing or broken."""
+    from .rules import registry_at  # only on the error paths: the registry loads jsonschema
+
+    commit = repo.try_resolve_commit("refs/heads/main") or repo.try_resolve_commit("HEAD")
+    return list(registry_at(repo, commit).names()) if commit is not None else []
+
+
+def unknown_version(repo: Repository, library: str, version: str) -> CanonryError:
+    """The error for LIBRARY@VERSION that does not resolve: an unknown library, or the versions there are."""
+    versions = list_versions(repo, library)
+    if not versions:
+        known = known_library_names(repo)
+        if not known:  # no version tags and no registry: say what is wrong with the repository
+            try:
+                _main_registry_names(repo)
+            except RegistryError as exc:
+                return exc
+        if library not in known:
+            return UnknownLibraryError(library, known)
+    return UnknownVersionError(library, version, known=[f"v{v.number}" for v in versions])
 
 
 def is_version_selector(text: str | int) -> bool:
