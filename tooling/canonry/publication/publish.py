@@ -82,6 +82,7 @@ class Publication:
     diff: dict[str, Any] | None = None
     remote: str | None = None
     pushed: list[str] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)  # derived index refs built (pushed after the tags)
     attempts: int = 1
     messages: list[str] = field(default_factory=list)
 
@@ -95,6 +96,7 @@ class Publication:
             "versions": [v.to_dict() for v in self.versions],
             "remote": self.remote,
             "pushed": list(self.pushed),
+            "indexes": list(self.indexes),
             "attempts": self.attempts,
             "messages": list(self.messages),
             "gate": self.gate.to_dict() if self.gate is not None else None,
@@ -115,6 +117,7 @@ def publish(
     sign: bool = False,
     main: str = "main",
     max_attempts: int = MAX_ATTEMPTS,
+    index: bool = True,
 ) -> Publication:
     """Gate the draft (review included), merge it into main and tag each library whose content changed."""
     d = resolve_draft(repo, draft)
@@ -123,7 +126,9 @@ def publish(
     def plan(sync: Sync) -> Plan:
         return plan_publish(repo, d, who, sync.base, sync.notes_refs)
 
-    return _drive(repo, "publish", plan, main, push, sign, dry_run, max_attempts, d.branch, who.email)
+    return _drive(
+        repo, "publish", plan, main, push, sign, dry_run, max_attempts, d.branch, who.email, index=index
+    )
 
 
 def release(
@@ -135,6 +140,7 @@ def release(
     sign: bool = False,
     main: str = "main",
     max_attempts: int = MAX_ATTEMPTS,
+    index: bool = True,
 ) -> Publication:
     """Tag, on main's tip, each library whose content differs from its latest version (forge flow)."""
     who = identity(repo, by)
@@ -142,7 +148,9 @@ def release(
     def plan(sync: Sync) -> Plan:
         return plan_release(repo, who, sync.base)
 
-    return _drive(repo, "release", plan, main, push, sign, dry_run, max_attempts, None, who.email)
+    return _drive(
+        repo, "release", plan, main, push, sign, dry_run, max_attempts, None, who.email, index=index
+    )
 
 
 def identity(repo: Repository, by: str | None) -> Identity:
@@ -172,11 +180,15 @@ def _drive(
     max_attempts: int,
     draft: str | None = None,
     who: str | None = None,
+    *,
+    index: bool = True,
 ) -> Publication:
     """Publish or release, then keep its gate run in the gate history, a refusal's too.
 
-    A dry run writes nothing, not even history. Keeping the run never changes
-    the outcome: a problem with it comes back as a message (a warning).
+    A published version also gets the derived index of its library tree (built
+    and, with push, pushed: `ship_indexes`). A dry run writes nothing, not even
+    history. Keeping the run or the index never changes the outcome: a problem
+    with either comes back as a message (a warning).
     """
     try:
         pub = _attempts(repo, kind, make_plan, main, push, sign, dry_run, max_attempts, draft)
@@ -191,7 +203,41 @@ def _drive(
         problem = keep(repo, pub.gate, kind, push, who=who)
         if problem is not None:
             pub.messages.append(problem)
+    if pub.action == "published" and index:
+        ship_indexes(repo, pub, push)
     return pub
+
+
+def ship_indexes(repo: Repository, pub: Publication, push: str | None) -> None:
+    """Build the derived index of each newly tagged library tree; with push, push its ref too.
+
+    The index refs are content-addressed, so they go in a second, non-atomic
+    push after the atomic one: a failure is a warning, the publication stands
+    (gates build the index from the entries when a clone lacks it).
+    """
+    from ..gates.derived import on_publish
+
+    by_commit: dict[str, set[str]] = {}
+    for v in pub.versions:
+        by_commit.setdefault(v.commit, set()).add(v.library)
+    refs: list[str] = []
+    try:
+        for commit, libraries in sorted(by_commit.items()):
+            refs += on_publish(repo, commit, sorted(libraries))
+    except (CanonryError, OSError) as exc:
+        pub.messages.append(
+            f"warning: the derived index was not built ({exc}); `canonry index build` builds it"
+        )
+        return
+    pub.indexes = refs = sorted(set(refs))
+    if push is None or not refs:
+        return
+    pushed = repo.push(push, [(ref, "+" + ref) for ref in refs], atomic=False)
+    if not pushed.ok:
+        why = "; ".join(pushed.rejected) or pushed.message
+        pub.messages.append(
+            f"warning: the derived index was not pushed to {push} ({why}); publication is complete"
+        )
 
 
 def _attempts(
