@@ -29,6 +29,7 @@ import referencing.exceptions
 from canonry.learning.functions import policy_of, resolve_function
 from canonry.store import rule_functions as checks
 from canonry.store.registry import Registry, parse_registry
+from canonry.store.validation import format_checker
 from canonry.store.yamlio import dump_yaml, load_yaml
 from jsonschema import Draft202012Validator
 from referencing.jsonschema import DRAFT202012
@@ -113,7 +114,8 @@ def validator_for(schema: dict[str, Any], formats: bool = True) -> Draft202012Va
     return Draft202012Validator(
         schema,
         registry=ref_registry(),
-        format_checker=Draft202012Validator.FORMAT_CHECKER if formats else None,
+        # Canonry's own format checks (the ones the gates use; no format extra is installed)
+        format_checker=format_checker() if formats else None,
     )
 
 
