@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from runtime_helpers import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tooling"))
@@ -113,3 +118,71 @@ def run(args: list[str], cwd: Path | str | None = None, input: str | None = None
         os.chdir(old)
     print(f"$ canonry {' '.join(args)}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
     return result
+
+
+# --- fixtures the runtime tests share (their helpers are in runtime_helpers.py) ------------------
+
+
+@pytest.fixture
+def two_versions(small_repo: Path) -> Path:
+    """small_repo with mapping/v1 (m0..m2) and mapping/v2 (m0 changed, m3 added)."""
+    from helpers import mapping_entry
+    from runtime_helpers import commit_entries, publish
+
+    publish(small_repo)
+    commit_entries(
+        small_repo,
+        mapping_entry("m0", "steel rebar", "C24", confidence=0.95),
+        mapping_entry("m3", "desalination plant", "E36"),
+    )
+    publish(small_repo)
+    return small_repo
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache folder per test: mirrors and watermarks never leak between tests (every test, hence autouse)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CANONRY_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """`git daemon` serving the bare repositories under a folder on 127.0.0.1 (a free port)."""
+    from runtime_helpers import Daemon, free_port
+
+    base = tmp_path / "served"
+    base.mkdir()
+    port = free_port()
+    exec_path = subprocess.run(
+        ["git", "--exec-path"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    proc = subprocess.Popen(
+        [
+            os.path.join(exec_path, "git-daemon"),
+            "--reuseaddr",
+            "--export-all",
+            "--informative-errors",
+            f"--base-path={base}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    served = Daemon(base, port, proc)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                served.stop()
+                raise RuntimeError("git daemon did not start") from None
+            time.sleep(0.05)
+    yield served
+    served.stop()

@@ -19,7 +19,7 @@ from canonry.store.repo import RefUpdate, Repository
 from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import copy_reference, git
 from helpers import mapping_entry, write_entry
-from test_runtime_open import TAGGER, WHEN, publish, tag_message
+from runtime_helpers import TAGGER, WHEN, publish, tag_message
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "secret acme plant"  # the pattern of a WORKSPACE_ONLY entry of workspace acme

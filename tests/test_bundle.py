@@ -1,8 +1,5 @@
 """Export bundles (canonry.bundle/v1): export, load_bundle verification, canonical JSON digests."""
 
-# Fixtures shared with test_runtime_open are imported by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +12,6 @@ from canonry.runtime.bundle import FORMAT, export_bundle
 from canonry.runtime.canonical import canonical_json, es_number, sha256_of
 from canonry.store.repo import Repository
 from conftest import run
-from test_runtime_open import private_cache, two_versions  # noqa: F401 - fixtures
 
 
 @pytest.fixture

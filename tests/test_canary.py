@@ -1,7 +1,5 @@
 """Canary routing, outcomes and the report: deterministic assignment, exact tests, bad outcomes refused."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -15,7 +13,6 @@ from canonry.errors import OutcomesError, UsageError
 from canonry.runtime.canary import assign, canary_report, parse_outcomes, read_outcomes
 from canonry.runtime.stats import betainc, t_cdf, t_ppf, t_sf2, two_proportions, welch
 from conftest import run
-from test_runtime_open import private_cache, two_versions  # noqa: F401 - fixtures
 
 # --- the numerical routine against closed forms ---------------------------------------------------
 

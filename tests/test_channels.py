@@ -1,13 +1,8 @@
 """Channels: signed moves by stewards, refused for unknown or deprecated versions, read at runtime."""
 
-# Fixtures shared with test_runtime_open are imported by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from pathlib import Path
 
 import canonry
@@ -25,41 +20,7 @@ from canonry.publication.audit import deprecate
 from canonry.runtime.pins import pin
 from canonry.store.repo import Identity, RefUpdate, Repository
 from conftest import git, run
-from test_runtime_open import (  # noqa: F401 - fixtures
-    private_cache,
-    publish,
-    two_versions,
-)
-
-STEWARD = "mapping-steward@example.org"
-OTHER = "economics-steward@example.org"  # an allowed signer, but not a steward of mapping
-
-
-def make_key(folder: Path, email: str) -> tuple[Path, str]:
-    key = folder / email.split("@")[0]
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", email, "-f", str(key)], check=True)
-    return key, f"{email} {key.with_suffix('.pub').read_text().strip()}\n"
-
-
-def add_signers(path: Path, keys_folder: Path, emails: list[str]) -> dict[str, Path]:
-    """Commit schemas/allowed_signers with a key per e-mail and name it in the policy, on main."""
-    keys_folder.mkdir(exist_ok=True)
-    keys, lines = {}, ""
-    for email in emails:
-        keys[email], line = make_key(keys_folder, email)
-        lines += line
-    (path / "schemas" / "allowed_signers").write_text(lines)
-    set_signers_policy(path, "schemas/allowed_signers")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "allowed signers")
-    return keys
-
-
-def set_signers_policy(path: Path, value: str) -> None:
-    registry = path / "schemas" / "libraries.yaml"
-    text, n = re.subn(r"(?m)^  allowed_signers: .*$", f"  allowed_signers: {value}", registry.read_text())
-    assert n == 1
-    registry.write_text(text)
+from runtime_helpers import OTHER, STEWARD, add_signers, make_key, set_signers_policy
 
 
 @pytest.fixture

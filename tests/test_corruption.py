@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 from canonry.store.repo import Repository
-from test_runtime_open import private_cache, two_versions  # noqa: F401 - fixtures
 
 LIMIT = 20  # seconds; a bounded read takes well under one
 ROOT = Path(__file__).parent.parent
@@ -111,7 +110,7 @@ def _delete_pack_index(repo: Path) -> Path:
 
 
 @pytest.fixture
-def damaged(two_versions: Path, request: pytest.FixtureRequest) -> tuple[Path, str]:  # noqa: F811
+def damaged(two_versions: Path, request: pytest.FixtureRequest) -> tuple[Path, str]:
     """two_versions with the blob of mapping/v2's m1 damaged as the test's parameter says."""
     blob = _blob(two_versions, "mapping/v2", "knowledge/mapping/m1.yaml")
     {"loose": _truncate_loose, "pack": _flip_pack_byte}[request.param](two_versions, blob)
@@ -165,7 +164,7 @@ def test_runtime_library_raises_corrupt_object_error(damaged: tuple[Path, str]) 
     assert proc.stdout.startswith("CorruptObjectError:") and blob in proc.stdout, proc.stdout
 
 
-def test_deleted_pack_index_is_corruption_not_an_unknown_ref(two_versions: Path) -> None:  # noqa: F811
+def test_deleted_pack_index_is_corruption_not_an_unknown_ref(two_versions: Path) -> None:
     repo = two_versions
     main = _git(repo, "rev-parse", "main").strip()
     pack = _delete_pack_index(repo)
@@ -225,7 +224,7 @@ def test_serve_fails_that_request_only(damaged: tuple[Path, str]) -> None:
             server.stderr.close()
 
 
-def test_bounded_backend_reads_and_writes_like_git(two_versions: Path) -> None:  # noqa: F811
+def test_bounded_backend_reads_and_writes_like_git(two_versions: Path) -> None:
     """The loose objects Canonry writes are read by git, and git's are read by Canonry."""
     repo = Repository(two_versions)
     oid = repo.write_blob(b"written by canonry\n")

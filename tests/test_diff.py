@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from canonry.compare.diff import apply_diff, diff, field_changes, pointer, pointer_parts
-from canonry.store import entries as entries_module
+from canonry.store import entry_cache as entries_module
 from canonry.store.entries import Library
 from canonry.store.registry import parse_registry
 from canonry.store.repo import Identity, RefUpdate, Repository

@@ -12,7 +12,7 @@ from canonry.publication import gate_history
 from canonry.store.repo import RefUpdate, Repository
 from conftest import git, run
 from helpers import mapping_entry, write_entry
-from test_runtime_open import TAGGER, WHEN, tag_message
+from runtime_helpers import TAGGER, WHEN, tag_message
 
 
 def draft(repo: Path, name: str, *entries: dict[str, object], date: str | None = None) -> str:

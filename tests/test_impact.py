@@ -1,7 +1,5 @@
 """Impact on past runs: the entries each run read that changed since, in one pass over a folder of runs."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -17,8 +15,7 @@ from canonry.runtime.reads import forget_reads, run_record
 from canonry.store.repo import Repository
 from conftest import git, run
 from helpers import mapping_entry, write_entry
-from test_channels import STEWARD, add_signers
-from test_runtime_open import private_cache, publish, two_versions  # noqa: F401 - fixtures
+from runtime_helpers import STEWARD, add_signers, publish
 
 
 @pytest.fixture

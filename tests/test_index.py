@@ -1,5 +1,4 @@
 """Derived indexes shipped in git (refs/canonry/index/<tree>): used, verified, never trusted blindly."""
-# ruff: noqa: F811  (fixtures imported from test_runtime_open are parameters here)
 
 from __future__ import annotations
 
@@ -22,12 +21,7 @@ from canonry.store.states import TreeState
 from canonry.store.validation import FORMATS, is_date_time, is_uri, is_uuid
 from conftest import git, run
 from helpers import mapping_entry, write_entry
-from test_runtime_open import (  # noqa: F401 - fixtures
-    Daemon,
-    bare_copy,
-    daemon,
-    private_cache,
-)
+from runtime_helpers import Daemon, bare_copy
 
 
 def _forget(repo: Path) -> None:

@@ -1,8 +1,5 @@
 """Remote sources as bare mirrors: git:// behind `git daemon`, file:// URLs, and their faults."""
 
-# Fixtures shared with test_runtime_open are imported by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import shutil
@@ -16,16 +13,7 @@ from canonry.runtime.mirror import Mirror, redact
 from canonry.store.repo import RefUpdate, Repository
 from conftest import git
 from helpers import mapping_entry
-from test_runtime_open import (  # noqa: F401 - fixtures
-    TAGGER,
-    Daemon,
-    bare_copy,
-    commit_entries,
-    daemon,
-    private_cache,
-    publish,
-    two_versions,
-)
+from runtime_helpers import TAGGER, Daemon, bare_copy, commit_entries, publish
 
 
 @pytest.fixture

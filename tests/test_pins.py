@@ -1,8 +1,5 @@
 """Lock files: `canonry pin`, open(..., lock=...), `canonry verify --lock`, and their faults."""
 
-# Fixtures shared with test_runtime_open are imported by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -14,15 +11,7 @@ from canonry.runtime.pins import LOCK_FORMAT, read_lock
 from canonry.store.repo import RefUpdate, Repository
 from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import git, run
-from test_runtime_open import (  # noqa: F401 - fixtures
-    TAGGER,
-    Daemon,
-    bare_copy,
-    daemon,
-    private_cache,
-    publish,
-    two_versions,
-)
+from runtime_helpers import TAGGER, Daemon, bare_copy
 from trust_keys import signed_deprecation
 
 

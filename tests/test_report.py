@@ -42,6 +42,24 @@ def test_a_merge_exits_by_whether_it_is_clean() -> None:
     assert exit_code(FileMerge(b"x", (conflict,))) == 1
 
 
+def test_channel_and_impact_documents_exit_through_the_outcome() -> None:
+    from canonry.report.outcome import channels_verdict, impact_verdict
+
+    good = {"channels": [{"current": None, "verified": False}, {"current": {"tag": "t"}, "verified": True}]}
+    bad = {"channels": [{"current": {"tag": "t"}, "verified": False}]}
+    assert exit_code(channels_verdict(good)) == 0
+    assert exit_code(channels_verdict(bad)) == 1
+    assert exit_code(impact_verdict({"summary": {"affected": 0}})) == 0
+    assert exit_code(impact_verdict({"summary": {"affected": 2}})) == 1
+
+
+def test_no_command_module_builds_its_own_exit_code() -> None:
+    # results become exit codes in report.outcome only: a command passes one through, never a literal 1
+    for path in (ROOT / "tooling" / "canonry" / "cli").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "SystemExit(1" not in text and "SystemExit(0" not in text, path.name
+
+
 def test_every_gate_format_renders_and_json_is_the_contract(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,7 +85,8 @@ def test_diff_formats_are_the_ones_the_cli_offers() -> None:
 def test_renderer_modules_load_no_heavy_dependency() -> None:
     # the CLI names their formats in --help: importing them must stay cheap
     code = (
-        "import sys, canonry.report.gate, canonry.report.diff, canonry.report.outcome;"
+        "import sys, pkgutil, importlib, canonry.report as r;"
+        "[importlib.import_module('canonry.report.' + m.name) for m in pkgutil.iter_modules(r.__path__)];"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tooling")}

@@ -1,159 +1,20 @@
 """canonry.open on a path: library versions, reads by id, caching, snapshot, no silent downgrade.
 
-Also the helpers the other runtime tests share (published versions, a git daemon).
+The helpers the runtime tests share are in runtime_helpers.py, their fixtures in conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import canonry
 import pytest
-from canonry.store import entries as entries_module
-from canonry.store.repo import Identity, RefUpdate, Repository
+from canonry.store import entry_cache
+from canonry.store.repo import Repository
 from canonry.store.yamlio import dump_yaml
 from conftest import git
-from helpers import mapping_entry, write_entry, write_text
-
-TAGGER = Identity("Release Bot", "release@example.org")
-WHEN = 1768471200  # 2026-01-15T10:00:00Z
-
-
-# --- shared helpers (imported by the other runtime test files) --------------------------
-
-
-def tag_message(repo: Repository, library: str, number: int, commit: str, **extra: object) -> str:
-    tree = repo.subtree(repo.tree_of(commit), f"knowledge/{library}")
-    meta = {
-        "library": library,
-        "version": number,
-        "parent": f"{library}/v{number - 1}" if number > 1 else None,
-        "published_at": "2026-01-15T10:00:00Z",
-        "published_by": TAGGER.email,
-        "tree": tree,
-        **extra,
-    }
-    return f"{library}/v{number}: test publication\n\n{dump_yaml(meta)}"
-
-
-def publish(
-    path: Path, library: str = "mapping", number: int | None = None, ref: str = "refs/heads/main"
-) -> str:
-    """Tag `ref` as the next version of library (annotated, metadata in the message); the tag object id."""
-    repo = Repository(path)
-    if number is None:
-        number = 1 + len(repo.refs(f"refs/tags/{library}/v"))
-    commit = repo.resolve_commit(ref)
-    oid = repo.create_tag_object(
-        f"{library}/v{number}", commit, tag_message(repo, library, number, commit), TAGGER, when=WHEN
-    )
-    repo.update_refs([RefUpdate(f"refs/tags/{library}/v{number}", oid, None)], "test publish")
-    return oid
-
-
-def commit_entries(path: Path, *entries: dict[str, object], message: str = "change") -> None:
-    for entry in entries:
-        write_entry(path, "mapping", entry)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", message)
-
-
-@pytest.fixture
-def two_versions(small_repo: Path) -> Path:
-    """small_repo with mapping/v1 (m0..m2) and mapping/v2 (m0 changed, m3 added)."""
-    publish(small_repo)
-    commit_entries(
-        small_repo,
-        mapping_entry("m0", "steel rebar", "C24", confidence=0.95),
-        mapping_entry("m3", "desalination plant", "E36"),
-    )
-    publish(small_repo)
-    return small_repo
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache folder per test: mirrors and watermarks never leak between tests."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("CANONRY_CACHE", str(cache))
-    return cache
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Daemon:
-    base: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None
-
-    def url(self, name: str) -> str:
-        return f"git://127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            # the daemon runs in a session of its own: end it and its per-connection children
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    """`git daemon` serving the bare repositories under a folder on 127.0.0.1 (a free port)."""
-    base = tmp_path / "served"
-    base.mkdir()
-    port = free_port()
-    exec_path = subprocess.run(
-        ["git", "--exec-path"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    proc = subprocess.Popen(
-        [
-            os.path.join(exec_path, "git-daemon"),
-            "--reuseaddr",
-            "--export-all",
-            "--informative-errors",
-            f"--base-path={base}",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    served = Daemon(base, port, proc)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                served.stop()
-                raise RuntimeError("git daemon did not start") from None
-            time.sleep(0.05)
-    yield served
-    served.stop()
-
-
-def bare_copy(source: Path, dest: Path) -> Path:
-    """A bare repository with every ref of source (branches, tags, notes)."""
-    git(dest.parent, "init", "-q", "--bare", dest.name)
-    git(source, "push", "-q", "--mirror", str(dest))
-    return dest
-
+from helpers import mapping_entry, write_text
+from runtime_helpers import publish
 
 # --- opening a path ---------------------------------------------------------------------
 
@@ -192,14 +53,14 @@ def test_unknown_library_version_and_entry(two_versions: Path) -> None:
 
 def test_entry_by_id_parses_only_that_entry(two_versions: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[str] = []
-    real = entries_module.load_mapping
+    real = entry_cache.load_mapping
 
     def counting(data: bytes, source: str) -> object:
         parsed.append(source)
         return real(data, source)
 
-    monkeypatch.setattr(entries_module, "load_mapping", counting)
-    monkeypatch.setattr(entries_module, "_STORES", {})
+    monkeypatch.setattr(entry_cache, "load_mapping", counting)
+    monkeypatch.setattr(entry_cache, "_STORES", {})
     (Repository(two_versions).cache_dir() / "cache.sqlite3").unlink(missing_ok=True)
     lib = canonry.open(two_versions).library("mapping")
     assert lib["m2"]["sector_code"] == "Q86"
@@ -210,17 +71,17 @@ def test_second_load_costs_no_parse_even_in_a_new_process(
     two_versions: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[str] = []
-    real = entries_module.load_mapping
-    monkeypatch.setattr(entries_module, "load_mapping", lambda d, s: parsed.append(s) or real(d, s))
-    monkeypatch.setattr(entries_module, "_STORES", {})
-    monkeypatch.setattr(entries_module, "_MEMO", {})  # other tests load the same trees in this process
+    real = entry_cache.load_mapping
+    monkeypatch.setattr(entry_cache, "load_mapping", lambda d, s: parsed.append(s) or real(d, s))
+    monkeypatch.setattr(entry_cache, "_STORES", {})
+    monkeypatch.setattr(entry_cache, "_MEMO", {})  # other tests load the same trees in this process
     (Repository(two_versions).cache_dir() / "cache.sqlite3").unlink(missing_ok=True)
     canonry.open(two_versions).library("mapping").load()
     assert len(parsed) == 4
     canonry.open(two_versions).library("mapping").load()
     assert len(parsed) == 4  # the in-memory store, keyed by blob id
-    monkeypatch.setattr(entries_module, "_STORES", {})  # as a new process would start
-    monkeypatch.setattr(entries_module, "_MEMO", {})
+    monkeypatch.setattr(entry_cache, "_STORES", {})  # as a new process would start
+    monkeypatch.setattr(entry_cache, "_MEMO", {})
     canonry.open(two_versions).library("mapping").load()
     assert len(parsed) == 4  # the shared on-disk cache under .git/canonry
 

@@ -8,8 +8,6 @@
   without a lock (TagMovedError; serve answers 409, never cached).
 """
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import io
@@ -27,8 +25,7 @@ from canonry.store.yamlio import dump_yaml
 from conftest import git
 from helpers import COMMON, write_entry
 from live_server import SECRET, published_repo
-from test_runtime_open import private_cache  # noqa: F401 - fixture
-from test_serve import Client
+from runtime_helpers import Client
 
 TAGGER = Identity("Release Bot", "release@example.org")
 

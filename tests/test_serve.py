@@ -1,11 +1,7 @@
 """`canonry serve`: the read-only HTTP API, with a real HTTP client on 127.0.0.1."""
 
-# Fixtures shared with test_runtime_open are imported by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -15,37 +11,13 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from canonry.runtime.api import Canon
 from canonry.runtime.serve import MAX_TARGET, start
 from canonry.store.repo import Repository
-from test_runtime_open import TAGGER, private_cache, two_versions  # noqa: F401 - fixtures
+from runtime_helpers import Client, publish
 from trust_keys import signed_deprecation
-
-
-class Client:
-    def __init__(self, port: int) -> None:
-        self.port = port
-
-    def request(
-        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.putrequest(method, path, skip_accept_encoding=True)  # the path goes out as typed
-            for key, value in (headers or {}).items():
-                conn.putheader(key, value)
-            conn.endheaders()
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
-
-    def get(self, path: str, **kwargs: Any) -> tuple[int, http.client.HTTPMessage, Any]:
-        status, headers, body = self.request(path, **kwargs)
-        return status, headers, json.loads(body) if body else None
 
 
 @pytest.fixture
@@ -78,9 +50,7 @@ def test_versions_with_deprecation(api: Client, two_versions: Path, tmp_path: Pa
     v1 = repo.ref_target("refs/tags/mapping/v1")
     signed_deprecation(two_versions, tmp_path, "mapping@v1", "superseded")
     status, _h, doc = api.get("/libraries/mapping/versions")
-    assert (
-        status == 200 and doc["format"] == "canonry.api.versions/v1" and doc["latest"] == "mapping/v2"
-    )
+    assert status == 200 and doc["format"] == "canonry.api.versions/v1" and doc["latest"] == "mapping/v2"
     first, second = doc["versions"]
     assert (first["tag"], first["tag_object"], first["deprecated"]) == ("mapping/v1", v1, "superseded")
     assert second["deprecated"] is None and second["tree"] == repo.subtree(
@@ -125,9 +95,7 @@ def test_entries_and_pages(api: Client, two_versions: Path) -> None:
     repo = Repository(two_versions)
     tree = repo.subtree(repo.tree_of(repo.resolve_commit("mapping/v2")), "knowledge/mapping")
     status, headers, doc = api.get("/libraries/mapping/versions/v2/entries")
-    assert (
-        status == 200 and headers["ETag"] == f'"{tree}"' and doc["format"] == "canonry.api.entries/v1"
-    )
+    assert status == 200 and headers["ETag"] == f'"{tree}"' and doc["format"] == "canonry.api.entries/v1"
     assert doc["count"] == 4 and [e["id"] for e in doc["entries"]] == ["m0", "m1", "m2", "m3"]
     assert doc["next_after"] is None
     _s, page_headers, page = api.get("/libraries/mapping/versions/v2/entries?limit=2")
@@ -246,8 +214,6 @@ def test_health_and_openapi(api: Client) -> None:
 
 
 def test_new_versions_show_up_without_a_restart(api: Client, two_versions: Path) -> None:
-    from test_runtime_open import publish
-
     publish(two_versions)
     _s, _h, doc = api.get("/libraries/mapping/versions/latest")
     assert doc["tag"] == "mapping/v3"

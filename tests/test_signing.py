@@ -1,8 +1,5 @@
 """Signed versions: sign as git does, verify against allowed signers, refuse replays."""
 
-# Fixtures shared with test_runtime_open are imported by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -16,14 +13,7 @@ from canonry.publication.signing import is_signed, sign_payload, signed_tag_byte
 from canonry.store.repo import RefUpdate, Repository
 from canonry.store.versions import read_metadata, resolve_version
 from conftest import git, run
-from test_runtime_open import (  # noqa: F401 - fixtures
-    TAGGER,
-    WHEN,
-    private_cache,
-    publish,
-    tag_message,
-    two_versions,
-)
+from runtime_helpers import TAGGER, WHEN, publish, tag_message
 
 
 def make_key(folder: Path, email: str) -> tuple[Path, str]:

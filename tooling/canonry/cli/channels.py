@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from ..publication import channels
+from ..report.channels import render_canary, render_channel_list, render_channel_set, render_impact
+from ..report.outcome import channels_verdict, exit_code, impact_verdict
 from .common import emit, emit_json, open_repo, repo_option, say
 
 OUTPUT = click.Choice(["text", "json"])
@@ -67,10 +67,7 @@ def channel_set_cmd(
     if fmt == "json":
         emit_json({"format": "canonry.channel-set/v1", "moved": moved, **record.to_dict()})
         return
-    if moved:
-        emit(f"{library}@{channel} -> {record.tag} (signed by {record.by}; record {record.record[:12]})")
-    else:
-        emit(f"{library}@{channel} already points at {record.tag}; nothing changed")
+    emit(render_channel_set(library, channel, record.tag, record.by, record.record, moved))
 
 
 @channel_group.command("list")
@@ -92,20 +89,11 @@ def channel_list_cmd(repo_path: str | None, library: str, main: str, show_histor
     if fmt == "json":
         emit_json(doc)
         return
-    lines = []
-    for row in doc["channels"]:
-        cur = row["current"]
-        if cur is None:
-            lines.append(f"{row['channel']:<10} -")
-            continue
-        check = "verified" if row["verified"] else f"NOT VERIFIED: {row['problem']}"
-        lines.append(f"{row['channel']:<10} {cur['tag']:<16} {cur['at']}  {cur['by']}  ({check})")
-        moves = row["moves"] if show_history else row["moves"][:1]
-        lines += [f"{'':<10}   {m['at']} {m['tag']} by {m['by']}: {m['reason']}" for m in moves]
-    emit("\n".join(lines) + "\n")
-    if any(r["current"] and not r["verified"] for r in doc["channels"]):
+    emit(render_channel_list(doc, show_history))
+    code = exit_code(channels_verdict(doc))
+    if code:
         say("canonry: some channel moves do not verify; consumers will refuse them")
-        raise SystemExit(1)
+        raise SystemExit(code)
 
 
 # --- canary --------------------------------------------------------------------------------------
@@ -167,24 +155,7 @@ def canary_report_cmd(
     if fmt == "json":
         emit_json(doc)
         return
-    lines = [
-        f"{doc['library']}: control {doc['control']['tag']} ({doc['control']['outcomes']} outcomes),"
-        f" candidate {doc['candidate']['tag']} ({doc['candidate']['outcomes']} outcomes)"
-    ]
-    for name, m in doc["measures"].items():
-        lines.append(
-            f"  {name}: control {m['control']:.4g}, candidate {m['candidate']:.4g},"
-            f" delta {m['delta']:+.4g} [{m['low']:+.4g}, {m['high']:+.4g}],"
-            f" {m['test']} p = {m['p_value']:.4g}"
-        )
-    lines += [f"  - {reason}" for reason in doc["reasons"]]
-    lines.append(f"recommendation: {doc['recommendation']}")
-    if doc["recommendation"] == "promote":
-        version = (doc["candidate"]["tag"] or "").rpartition("/")[2]
-        lines.append(
-            f"  to promote: canonry channel set {doc['library']} stable {version} --by STEWARD --reason TEXT"
-        )
-    emit("\n".join(lines) + "\n")
+    emit(render_canary(doc))
 
 
 # --- impact --------------------------------------------------------------------------------------
@@ -222,32 +193,8 @@ def impact_cmd(repo_path: str | None, records: tuple[str, ...], to: tuple[str, .
     if fmt == "json":
         emit_json(doc)
     else:
-        emit(_impact_text(doc))
-    raise SystemExit(1 if doc["summary"]["affected"] else 0)
-
-
-def _impact_text(doc: dict[str, Any]) -> str:
-    s = doc["summary"]
-    lines = [
-        f"{s['affected']} of {s['runs']} run(s) affected"
-        f" ({s['diffs']} diff(s), {s['entries_explained']} entries explained)"
-    ]
-    for run in doc["runs"]:
-        if not run["affected"]:
-            continue
-        lines.append(f"{run['run'] or run['record']}:")
-        for name, lib in run["libraries"].items():
-            head = f"  {name} {lib['from']['tag'] or lib['from']['commit'][:12]} -> {lib['to']['tag']}"
-            if lib["deprecated"]:
-                head += f" (read from a deprecated version: {lib['deprecated'].get('reason')})"
-            lines.append(head)
-            for kind in ("changed", "removed", "added"):
-                for hit in lib[kind]:
-                    fields = ", ".join(f"{r['path']} {r['old']!r} -> {r['new']!r}" for r in hit["fields"])
-                    commits = ", ".join(f"{c['commit'][:12]} by {c['actor']}" for c in hit["commits"])
-                    lines.append(f"    {kind}: {hit['entry_id']}" + (f": {fields}" if fields else "") +
-                                 (f" ({commits})" if commits else ""))  # fmt: skip
-    return "\n".join(lines) + "\n"
+        emit(render_impact(doc))
+    raise SystemExit(exit_code(impact_verdict(doc)))
 
 
 def register(group: click.Group) -> None:

@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from ..publication import draft_views, drafts
-from ..report.diff import render_text as render_diff
-from ..report.gate import REPORTER_BY_NAME
+from ..report.drafts import render_draft_list, render_draft_show
 from .common import emit, emit_json, open_repo, repo_option, say
 
 TEXT_JSON = click.Choice(["text", "json"])
@@ -73,11 +72,7 @@ def draft_list_cmd(repo_path: str | None, main: str, fmt: str) -> None:
     if not rows:
         say("no drafts (start one with `canonry draft start NAME`)")
         return
-    width = max(len(r.branch) for r in rows)
-    emit(f"{'draft':<{width}}  ahead  behind  {'review':<8}  libraries")
-    for r in rows:
-        libs = ", ".join(r.libraries) or "-"
-        emit(f"{r.branch:<{width}}  {r.ahead:>5}  {r.behind:>6}  {r.review:<8}  {libs}")
+    emit(render_draft_list(rows))
 
 
 @draft_group.command("show")
@@ -100,12 +95,7 @@ def draft_show_cmd(repo_path: str | None, name: str, main: str, fmt: str) -> Non
     if fmt == "json":
         emit_json(view.to_dict())
         return
-    s = view.summary
-    emit(
-        f"{s.branch} at {s.head[:12]}: {s.ahead} ahead of, {s.behind} behind {main}; review: {s.review}\n"
-        + render_diff(view.diff)
-        + REPORTER_BY_NAME["text"](view.gate)
-    )
+    emit(render_draft_show(view, main))
 
 
 def register(group: click.Group) -> None:

@@ -13,6 +13,7 @@ from ..learning.importer import FORMATS as INPUT_FORMATS
 from ..learning.importer import import_file
 from ..learning.scenarios import suggest
 from ..publication.health import health
+from ..report.flywheel import render_confidence, render_health
 from ..runtime.reading import confidence_report
 from ..store.confidence import as_datetime
 from ..store.rules import load_rules
@@ -81,15 +82,7 @@ def confidence_cmd(repo_path: str | None, spec: str, at: str | None, fmt: str) -
     if fmt == "json":
         emit_json(doc)
         return
-    lines = [f"{'band':<9} {'value':>6} {'base':>6} {'days':>7}  id  title"]
-    for r in doc["entries"]:
-        flag = " (in conflict)" if r["in_conflict"] else ""
-        lines.append(
-            f"{r['band']:<9} {r['value']:>6.3f} {r['base']:>6.3f} {r['days_since_update']:>7.0f}"
-            f"  {r['id']}  {r['title']}{flag}"
-        )
-    lines.append(", ".join(f"{band} {n}" for band, n in doc["bands"].items()) or "no entries")
-    emit("\n".join(lines) + "\n")
+    emit(render_confidence(doc))
 
 
 @click.command("health")
@@ -109,46 +102,7 @@ def health_cmd(repo_path: str | None, at: str | None, fmt: str) -> None:
     if fmt == "json":
         emit_json(doc)
         return
-    lines = [f"health of {doc['ref']} at {doc['commit'][:12]} ({doc['at']})"]
-    lines.append(f"engagements: {doc['engagements']}")
-    for name, lib in doc["libraries"].items():
-        lines.append(
-            f"  {name:<28} {lib['entries']:>7} entries  {lib['versions']:>3} versions"
-            f"  latest {lib['latest'] or '-'}"
-        )
-    split = doc["pct_entries_assumed_vs_calibrated"]
-    lines += [
-        f"mapping accuracy (latest version): {_accuracy(doc)}",
-        f"workforce coverage: {_show(doc['workforce_coverage_pct'], '%')}",
-        f"override backlog: {_show(doc['override_backlog_count'])}",
-        f"average days since last publication: {_show(doc['avg_days_since_last_publication'])}",
-        f"drafts pending review: {doc['draft_count_pending_review']}",
-        f"entries assumed / calibrated: {_show(split['assumed'], '%')} / {_show(split['calibrated'], '%')}",
-        f"shared knowledge sanitized: {_show(doc['pct_shared_knowledge_sanitized'], '%')}",
-    ]
-    from ..publication.gate_history import trend_lines
-
-    lines += trend_lines(doc.get("gates"))
-    emit("\n".join(lines) + "\n")
-
-
-def _show(value: Any, unit: str = "") -> str:
-    return "-" if value is None else f"{value}{unit}"
-
-
-def _accuracy(doc: dict[str, Any]) -> str:
-    """'0.4944 (95% interval 0.458-0.531, 712 cases; A 0.61, B 0.52, ...)' or '-'."""
-    value = doc.get("mapping_accuracy")
-    if value is None:
-        return "-"
-    text = f"{value}"
-    interval, cases = doc.get("mapping_accuracy_interval"), doc.get("mapping_accuracy_cases")
-    if interval:
-        text += f" (95% interval {interval[0]:.3f}-{interval[1]:.3f}, {cases} cases)"
-    sections = doc.get("mapping_accuracy_per_section") or {}
-    if sections:
-        text += "\n  per section: " + ", ".join(f"{k} {v['value']:.2f}" for k, v in sorted(sections.items()))
-    return text
+    emit(render_health(doc))
 
 
 # --- import ----------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from ..gates.engine import run_gates
-from ..gates.findings import GateResult
 from ..learning import BaseState
 from ..learning.assumptions import learn_assumptions
 from ..learning.importer import FORMATS as INPUT_FORMATS
@@ -20,6 +19,14 @@ from ..learning.mapping import learn_mapping
 from ..learning.scenarios import learn_scenario
 from ..learning.workforce import WORKFORCE, coverage, learn_workforce
 from ..report.diff import render_text
+from ..report.learning import (
+    render_assumptions,
+    render_coverage,
+    render_holdout,
+    render_learned_mapping,
+    render_scenario,
+    render_workforce,
+)
 from ..report.outcome import exit_code
 from ..store.yamlio import dump_yaml
 from .common import emit, emit_json, open_repo, repo_option, say
@@ -122,61 +129,13 @@ def learn_mapping_cmd(
     )
     report = learned.report()
     if not _finish(report, fmt):
-        emit(_learn_text(report))
+        emit(render_learned_mapping(report))
         if learned.diff is not None:
             emit(render_text(learned.diff))
         if learned.holdout is not None:
-            emit(_holdout_text(learned.holdout))
+            emit(render_holdout(learned.holdout))
     if learned.holdout is not None:
         raise SystemExit(exit_code(learned.holdout))
-
-
-def _learn_text(report: dict[str, Any]) -> str:
-    lines = [
-        f"read {report['overrides_read']} overrides at {report['base']['ref']}"
-        f" ({report['overrides_considered']} not yet ingested); min frequency {report['min_frequency']}"
-    ]
-    for a in report["added"]:
-        effect = a.get("holdout_changes")
-        changes = (
-            f"; changes {effect['cases']} holdout cases ({effect['to_correct']} to correct,"
-            f" {effect['to_wrong']} to wrong)"
-            if effect
-            else ""
-        )
-        lines.append(
-            f"+ {a['pattern']!r} -> {a['sector_code']} (confidence {a['confidence']},"
-            f" overrides {', '.join(a['override_ids'])}{changes})"
-        )
-    for c in report["changed"]:
-        lines.append(
-            f"~ {c['pattern']!r} -> {c['sector_code']}: confidence {c['old']} -> {c['new']}"
-            f" ({c['direction']})"
-        )
-    for s in report["skipped"]:
-        if "message" in s:
-            lines.append(f"! {s['message']}")
-    lines.append(f"{len(report['added'])} new patterns, {len(report['changed'])} confidence changes")
-    return "\n".join(lines) + "\n"
-
-
-def _holdout_text(gate: GateResult) -> str:
-    lines = []
-    for name, m in sorted(gate.metrics.get("holdout", {}).items()):
-        baseline = "-" if m["baseline"] is None else f"{m['baseline']:.4f}"
-        delta = "" if m["delta"] is None else f" ({m['delta']:+.4f})"
-        interval = m.get("interval")
-        within = f" [95% {interval[0]:.3f}-{interval[1]:.3f}]" if interval else ""
-        lines.append(
-            f"holdout {name}: {m['metric']} {baseline} -> {m['value']:.4f}{within}{delta}"
-            f" on {m['cases']} cases;"
-            f" {len(m['flipped_to_correct'])} flipped to correct, {len(m['flipped_to_wrong'])} to wrong;"
-            f" McNemar p = {m['p_value']:.4g}"
-        )
-    for f in gate.findings:
-        lines.append(f"{f.location()}: {f.severity}: [{f.gate}] {f.message}")
-    lines.append("holdout gate: " + ("PASS" if gate.ok else "FAIL (publishing this draft will be refused)"))
-    return "\n".join(lines) + "\n"
 
 
 @learn_group.command("scenario-patterns")
@@ -210,13 +169,8 @@ def learn_scenarios_cmd(
     report = learned.report()
     if _finish(report, fmt):
         return
-    similarity = "-" if learned.similarity is None else f"{learned.similarity:.3f}"
-    entry = learned.entry
-    emit(
-        f"{learned.action} {entry['name']} ({entry['project_type']}), id {entry['id']};"
-        f" best similarity {similarity}; usage_count {entry['usage_count']}\n"
-    )
-    emit(dump_yaml(entry))
+    emit(render_scenario(learned.action, learned.entry, learned.similarity))
+    emit(dump_yaml(learned.entry))
 
 
 @learn_group.command("assumptions")
@@ -241,14 +195,7 @@ def learn_assumptions_cmd(
     report = learned.report()
     if _finish(report, fmt):
         return
-    lines = [f"{report['notes_promoted']} promoted notes at {report['base']['ref']}"]
-    for c in report["changed"]:
-        clamp = " (clamped to range)" if c["clamped_to_range"] else ""
-        lines.append(
-            f"~ {c['assumption_type']} {c['sector_code']}: {c['old']} -> {c['new']}{clamp} ({c['id']})"
-        )
-    lines += [f"! {s['message']}" for s in report["skipped"] if "message" in s]
-    emit("\n".join(lines) + "\n")
+    emit(render_assumptions(report))
 
 
 @learn_group.command("workforce")
@@ -285,7 +232,7 @@ def learn_workforce_cmd(
     repo = open_repo(repo_path)
     if source is None:
         report = coverage(BaseState.at(repo, base).library(WORKFORCE))
-        emit_json(report) if fmt == "json" else emit(_coverage_text(report))
+        emit_json(report) if fmt == "json" else emit(render_coverage(report))
         return
     learned = learn_workforce(
         repo,
@@ -300,31 +247,7 @@ def learn_workforce_cmd(
     report = learned.report()
     if _finish(report, fmt):
         return
-    lines = [f"read {report['overrides_read']} nationality overrides"]
-    for c in report["changed"]:
-        lines.append(
-            f"~ {c['occupation_code']}: {c['old']['feasibility_class']} ({c['old']['basis']}) ->"
-            f" {c['new']['feasibility_class']} (calibrated, {len(c['override_ids'])} overrides)"
-        )
-    lines += [f"! {s['message']}" for s in report["skipped"] if "message" in s]
-    emit("\n".join(lines) + "\n" + _coverage_text(report["coverage"]))
-
-
-def _coverage_text(report: dict[str, Any]) -> str:
-    lines = [f"{'cell':<5} {'basis':<11} {'class':<23} title"]
-    for c in report["cells"]:
-        lines.append(
-            f"{c['occupation_code']!s:<5} {c['basis']!s:<11} {c['feasibility_class']!s:<23}"
-            f" {c['occupation_title']}"
-        )
-    pct = report["coverage_pct"]
-    missing = report.get("without_cell") or []
-    lines.append(
-        f"coverage: {len(report['calibrated'])} calibrated, {len(report['assumed'])} assumed,"
-        f" {len(missing)} without a cell of the {report.get('groups', 43)} ISCO-08 sub-major groups"
-        + (f" ({pct}% calibrated)" if pct is not None else "")
-    )
-    return "\n".join(lines) + "\n"
+    emit(render_workforce(report))
 
 
 def register(group: click.Group) -> None:

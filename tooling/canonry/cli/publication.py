@@ -9,8 +9,8 @@ import click
 from ..errors import GatesFailedError
 from ..publication import publish
 from ..publication import rollback as rollbacks
-from ..report.diff import render_text as render_diff
 from ..report.gate import REPORTER_BY_NAME
+from ..report.publication import render_publication
 from .common import emit, emit_json, open_repo, repo_option, say
 from .drafts import _format_option, _main_option
 
@@ -22,32 +22,7 @@ def _render_publication(pub: publish.Publication, fmt: str) -> None:
     if fmt == "json":
         emit_json(pub.to_dict())
         return
-    notes = list(pub.messages)
-    if pub.action == "nothing":
-        lines = [f"nothing to publish: {notes.pop(0) if notes else 'nothing new'}"]
-    elif not pub.versions and pub.main_before == pub.main_after:
-        notes = [m for m in notes if not m.endswith("nothing new")]
-        lines = [f"nothing new to publish; pushed to {pub.remote} what it lacked: {', '.join(pub.pushed)}"]
-    else:
-        verb = "would publish" if pub.action == "dry-run" else "published"
-        moved = ""
-        if pub.main_before and pub.main_after and pub.main_after != pub.main_before:
-            moved = f"; main {pub.main_before[:12]} -> {pub.main_after[:12]}"
-        lines = [f"{verb} {pub.draft or pub.kind}{moved}"]
-        for v in pub.versions:
-            m = v.metadata
-            extra = f", rollback of {m['rollback_of']}" if m.get("rollback_of") else ""
-            lines.append(
-                f"  {v.tag}: {m['added']} added, {m['removed']} removed, {m['changed']} changed;"
-                f" {m['entry_count']} entries{extra}"
-            )
-        if not pub.versions:
-            lines.append("  no library content changed: no new version")
-        if pub.pushed:
-            lines.append(f"pushed to {pub.remote}: {', '.join(pub.pushed)}")
-    text = "\n".join(lines) + "\n"
-    if pub.action == "dry-run" and pub.diff is not None:
-        text += render_diff(pub.diff)
+    text, notes = render_publication(pub)
     emit(text)
     for note in notes:
         say(note)

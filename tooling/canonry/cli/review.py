@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..publication import review
+from ..report.review import decision_line, render_status
 from .common import emit, emit_json, open_repo, repo_option
 from .drafts import _format_option, _main_option
 
@@ -14,15 +15,6 @@ from .drafts import _format_option, _main_option
 @click.group("review")
 def review_group() -> None:
     """Approve or reject a draft's head commit; see where its review stands."""
-
-
-DONE = {"approve": "approved", "reject": "rejected"}
-
-
-def _decision_line(d: review.Decision) -> str:
-    reason = f": {d.reason}" if d.reason else ""
-    signed = " (signed)" if d.verified else ""
-    return f"{DONE[d.decision]} {d.draft} at {d.commit[:12]} by {d.reviewer}{signed}{reason}\n"
 
 
 _KEY = click.option(
@@ -56,7 +48,7 @@ def review_approve_cmd(
     Example:
       canonry review approve steel-patterns --reviewer mapping-steward@example.org --key ~/.ssh/id_ed25519
     """
-    emit(_decision_line(review.approve(open_repo(repo_path), draft, reviewer, reason, main, key=key)))
+    emit(decision_line(review.approve(open_repo(repo_path), draft, reviewer, reason, main, key=key)))
 
 
 @review_group.command("reject")
@@ -76,7 +68,7 @@ def review_reject_cmd(
       canonry review reject steel-patterns --reviewer mapping-steward@example.org \\
           --reason "C24 is basic metals; rebar fabrication is C25"
     """
-    emit(_decision_line(review.reject(open_repo(repo_path), draft, reviewer, reason, main, key=key)))
+    emit(decision_line(review.reject(open_repo(repo_path), draft, reviewer, reason, main, key=key)))
 
 
 @review_group.command("status")
@@ -95,24 +87,7 @@ def review_status_cmd(repo_path: str | None, draft: str, main: str, fmt: str) ->
     if fmt == "json":
         emit_json(status.to_dict())
         return
-    lines = [f"{status.draft} at {status.head[:12]}: {status.state}"]
-    for r in [] if status.merged else status.requirements:
-        mark = "ok" if r.ok else "needs"
-        have = ", ".join(r.approvals) or "none"
-        lines.append(
-            f"  {r.library}: {mark} {r.needed} approval(s); has: {have}; may approve: {', '.join(r.eligible)}"
-        )
-    for d in status.on_head:
-        if d.counts:
-            lines.append(f"  {_decision_line(d).strip()}")
-        else:
-            lines.append(f"  unverified: {d.decision} by {d.reviewer} counts for nothing: {d.unverified}")
-    for d in status.stale:
-        lines.append(f"  stale: {d.decision} by {d.reviewer} on {d.commit[:12]} (before the last commit)")
-    lines += [f"  blocks: {msg}" for _lib, msg in status.problems]
-    shown = {f"the {d.decision} by {d.reviewer} does not count: {d.unverified}" for d in status.unverified}
-    lines += [f"  warning: {msg}" for msg in status.warnings if msg not in shown]
-    emit("\n".join(lines) + "\n")
+    emit(render_status(status))
 
 
 def register(group: click.Group) -> None:

@@ -13,12 +13,13 @@ import click
 
 from ..errors import CheckFailed
 from ..report.outcome import exit_code
+from ..report.verify import render_text
 from ..runtime.api import Canon
 from ..runtime.bundle import load_bundle, write_bundle
 from ..runtime.files import atomic_write
 from ..runtime.mirror import Mirror, is_remote, redact
 from ..runtime.pins import DEFAULT_LOCK, Lock, deprecation, pin, read_lock, write_lock
-from ..runtime.verify import VerifyReport, render_text, verify
+from ..runtime.verify import VerifyReport, verify
 from ..store.versions import resolve_version
 from .common import emit, emit_json, open_repo, repo_option, say
 

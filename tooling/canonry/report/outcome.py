@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ..errors import CheckFailed
 
@@ -33,3 +34,20 @@ def passed(result: Verdict | Merged) -> bool:
 def exit_code(result: Verdict | Merged) -> int:
     """0 when result passed, 1 when it failed (2 is for bad usage or input, raised as errors)."""
     return PASSED if passed(result) else FAILED
+
+
+@dataclass(frozen=True)
+class DocumentVerdict:
+    """Whether a JSON document a command prints passed (channels that verify, runs left unaffected)."""
+
+    ok: bool
+
+
+def channels_verdict(doc: dict[str, Any]) -> DocumentVerdict:
+    """A `canonry channel list` document fails when a channel points through a move that does not verify."""
+    return DocumentVerdict(not any(r["current"] and not r["verified"] for r in doc["channels"]))
+
+
+def impact_verdict(doc: dict[str, Any]) -> DocumentVerdict:
+    """A `canonry impact` document fails when any run is affected."""
+    return DocumentVerdict(not doc["summary"]["affected"])

@@ -27,12 +27,16 @@ class VerifyReport:
     def ok(self) -> bool:
         return not any(f.severity == ERROR for f in self.findings)
 
+    def sorted_findings(self) -> list[Finding]:
+        """The findings by gate, path and message: the order every rendering shows them in."""
+        return sorted(self.findings, key=_order)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "ok": self.ok,
             "checked": self.checked,
-            "findings": [f.to_dict() for f in sorted(self.findings, key=_order)],
+            "findings": [f.to_dict() for f in self.sorted_findings()],
             "notes": self.notes,
         }
 
@@ -127,13 +131,3 @@ def _finding(gate: str, v: Version, message: str) -> Finding:
         message=message,
         library=v.library,
     )
-
-
-def render_text(report: VerifyReport) -> str:
-    findings = sorted(report.findings, key=_order)
-    lines = [f"{f.location()}: {f.severity}: [{f.gate}] {f.message}" for f in findings]
-    lines += [f"note: {n}" for n in report.notes]
-    checked = ", ".join(f"{k} {v}" for k, v in sorted(report.checked.items()))
-    verdict = "PASS" if report.ok else f"FAIL: {sum(f.severity == ERROR for f in report.findings)} problems"
-    lines.append(f"{verdict} ({checked})")
-    return "\n".join(lines) + "\n"
