@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -186,3 +187,55 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
             time.sleep(0.05)
     yield served
     served.stop()
+
+
+# --- fixtures the publication tests share (their helpers are in flow_helpers.py) -----------------
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Path:
+    """A small repository with a two-library registry and three mapping entries on main."""
+    from flow_helpers import make_flow_repo
+
+    return make_flow_repo(tmp_path / "flow")
+
+
+@pytest.fixture
+def flow_daemon(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """(served folder, git:// base URL) of a git daemon that accepts pushes (unlike `daemon`)."""
+    from runtime_helpers import free_port
+
+    served = tmp_path / "served"
+    served.mkdir()
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--export-all",
+            "--enable=receive-pack",
+            f"--base-path={served}",
+            f"--port={port}",
+            "--listen=127.0.0.1",
+            "--reuseaddr",
+            str(served),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # `git daemon` runs git-daemon as a child: stop the whole group
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise
+            time.sleep(0.05)
+    try:
+        yield served, f"git://127.0.0.1:{port}/"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,8 +1,5 @@
 """The audit trail: log, explain, versions, deprecate, verify_tags."""
 
-# Fixtures imported from test_publish are used by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -14,19 +11,18 @@ from canonry.store.commits import Provenance, commit_to_branch, parse_trailers
 from canonry.store.repo import Repository
 from canonry.store.yamlio import dump_yaml
 from conftest import git, run
-from helpers import mapping_entry
-from test_publish import (
+from flow_helpers import (
     MAPPER,
     OWNER,
     PUBLISHER,
     WORDS,
     approve,
     draft_commit,
-    flow,  # noqa: F401 - a fixture
     metadata,
     mpath,
     tags,
 )
+from helpers import mapping_entry
 
 
 @pytest.fixture

@@ -1,8 +1,5 @@
 """Drafts: start, list, show; names given as NAME or draft/NAME."""
 
-# Fixtures imported from test_publish are used by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -11,18 +8,17 @@ from pathlib import Path
 from canonry.publication import draft_views, drafts, publish
 from canonry.store.repo import Repository
 from conftest import git, run
-from helpers import mapping_entry, write_entry
-from test_publish import (
+from flow_helpers import (
     MAPPER,
     PUBLISHER,
     WORDS,
     approve,
     cpath,
     draft_commit,
-    flow,  # noqa: F401 - a fixture
     mpath,
     note_entry,
 )
+from helpers import mapping_entry, write_entry
 
 
 def test_start_creates_and_checks_out(flow: Path) -> None:

@@ -18,9 +18,9 @@ from canonry.publication import explain as explaining
 from canonry.store.repo import Identity, Repository
 from canonry.store.yamlio import dump_yaml, load_mapping
 from conftest import run
+from flow_helpers import make_flow_repo, mpath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_publish import make_flow_repo, mpath
 
 WHO = Identity("Test Steward", "steward@example.org")
 PATH = mpath("m0")

@@ -19,10 +19,10 @@ from canonry.publication import publish, review
 from canonry.store.repo import Repository
 from canonry.store.yamlio import dump_yaml
 from conftest import git, run
+from flow_helpers import MAPPER, PUBLISHER, draft_commit, make_flow_repo, mpath
 from helpers import mapping_entry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_publish import MAPPER, PUBLISHER, draft_commit, make_flow_repo, mpath
 
 PATTERNS = ["steel rebar", "rebar", "hospital", "glass furnace", "seaport"]
 CODES = ["C24", "C23", "Q86"]

@@ -1,262 +1,47 @@
 """Publication: publish, release, rollback; metadata, atomicity, retries, pushes, crashes.
 
-The helpers at the top build a small knowledge repository with its own
-libraries.yaml (two libraries, known stewards) and drafts written without a
-work tree; test_drafts, test_review, test_races and test_audit use them too.
+The flow repository (two libraries, known stewards, drafts written without a
+work tree) comes from flow_helpers.py; its fixtures `flow` and `flow_daemon`
+from conftest.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from canonry.publication import publish as publishing
 from canonry.publication import refs as publish_refs
-from canonry.publication import review
 from canonry.store.commits import Provenance, commit_to_branch, parse_trailers
 from canonry.store.repo import Repository
-from canonry.store.versions import list_versions, parse_tag_message
-from canonry.store.yamlio import dump_yaml
-from conftest import ROOT, copy_reference, git, run
+from canonry.store.versions import list_versions
+from conftest import git, run
+from flow_helpers import (
+    ECONOMIST,
+    MAPPER,
+    OWNER,
+    PUBLISHER,
+    WORDS,
+    approve,
+    cli,
+    cpath,
+    draft_commit,
+    fsck,
+    metadata,
+    mpath,
+    note_entry,
+    ready_draft,
+    ref,
+    serve,
+    tags,
+)
 from helpers import mapping_entry, write_entry
-
-OWNER = "owner@example.org"
-MAPPER = "mapper@example.org"
-ECONOMIST = "economist@example.org"
-AUTHOR = "author@example.org"
-PUBLISHER = "publisher@example.org"
-
-REGISTRY = f"""format: canonry.libraries/v1
-policy:
-  owners: [{OWNER}]
-  min_approvals: 1
-libraries:
-  mapping:
-    title: "{{pattern}} -> {{sector_code}}"
-    path: knowledge/mapping
-    schema: schemas/mapping.schema.json
-    lifecycle: versioned
-    stewards: [{MAPPER}]
-    duplicates: {{exact: [language, pattern]}}
-    conflicts: {{key: [pattern, language], values: [sector_code]}}
-  calibration-notes:
-    title: "{{sector_code}} {{metric}}: {{direction}} ({{promotion_status}})"
-    path: knowledge/calibration-notes
-    schema: schemas/calibration-notes.schema.json
-    lifecycle: append-only
-    stewards: [{ECONOMIST}]
-    mutable_fields:
-      promotion_status: {{RAW: [REVIEWED, DISMISSED], REVIEWED: [PROMOTED, DISMISSED]}}
-      promoted_to: set_once
-      updated_at: any
-"""
-
-WORDS = [
-    "steel rebar",
-    "cement plant",
-    "hospital",
-    "rolling mill",
-    "glass furnace",
-    "seaport",
-    "airport terminal",
-    "dairy farm",
-    "solar park",
-    "wind farm",
-    "paper mill",
-    "textile weaving",
-    "oil refinery",
-    "copper smelter",
-    "poultry farm",
-    "fish cannery",
-    "brick kiln",
-    "data centre",
-    "water desalination",
-    "tyre factory",
-    "sugar refinery",
-    "rail depot",
-    "tannery",
-    "shipyard",
-    "bakery",
-]
-
-
-def mpath(entry_id: str) -> str:
-    return f"knowledge/mapping/{entry_id}.yaml"
-
-
-def cpath(entry_id: str) -> str:
-    return f"knowledge/calibration-notes/{entry_id}.yaml"
-
-
-def note_entry(entry_id: str, status: str = "RAW", **extra: Any) -> dict[str, Any]:
-    return {
-        "id": entry_id,
-        "workspace_id": "ws-test",
-        "source_engagement_id": "ENG-1",
-        "reuse_scope": "GLOBAL_INTERNAL",
-        "sanitized_for_promotion": True,
-        "source": "user",
-        "updated_at": "2026-01-15T10:00:00Z",
-        "sector_code": "C24",
-        "metric": "import-share",
-        "direction": "higher",
-        "magnitude": 0.1,
-        "observation": f"observation {entry_id}",
-        "promotion_status": status,
-        "promoted_to": None,
-        **extra,
-    }
-
-
-def make_flow_repo(path: Path, entries: int = 3) -> Path:
-    """Reference schemas, the two-library registry above, `entries` mapping entries on main."""
-    copy_reference(path, with_knowledge=False)
-    (path / "schemas" / "libraries.yaml").write_text(REGISTRY, encoding="utf-8")
-    for i in range(entries):
-        write_entry(path, "mapping", mapping_entry(f"m{i}", WORDS[i], "C24"))
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "flow registry and entries")
-    return path
-
-
-def draft_commit(
-    repo: Path,
-    name: str,
-    changes: dict[str, Any],
-    author: str = AUTHOR,
-    message: str = "edit entries",
-    start: str = "main",
-) -> str:
-    """One commit on draft/NAME (created from start): {path: entry dict | text | None to delete}."""
-    files: dict[str, bytes | None] = {}
-    for path, value in changes.items():
-        if value is None:
-            files[path] = None
-        else:
-            files[path] = (value if isinstance(value, str) else dump_yaml(value)).encode("utf-8")
-    return commit_to_branch(
-        Repository(repo),
-        f"draft/{name}",
-        files,
-        message,
-        Provenance("user", author, message),
-        start_from=start,
-    )
-
-
-def approve(repo: Path, name: str, reviewer: str = MAPPER) -> None:
-    review.approve(Repository(repo), name, reviewer)
-
-
-def ready_draft(repo: Path, name: str, entry: dict[str, Any], reviewer: str = MAPPER) -> str:
-    head = draft_commit(repo, name, {mpath(entry["id"]): entry})
-    approve(repo, name, reviewer)
-    return head
-
-
-def ref(repo: Path, name: str) -> str | None:
-    out = git(repo, "rev-parse", "--verify", "-q", name, check=False)
-    return out or None
-
-
-def tags(repo: Path) -> list[str]:
-    return sorted(git(repo, "tag", "-l").split())
-
-
-def metadata(repo: Path, tag: str) -> dict[str, Any]:
-    return parse_tag_message(git(repo, "cat-file", "tag", tag).split("\n\n", 1)[1])
-
-
-def cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI in a process of its own (for crashes and races)."""
-    full = {**os.environ, "PYTHONPATH": str(ROOT / "tooling"), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-c", "from canonry.cli.main import main; main()", *args],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def fsck(repo: Path) -> None:
-    proc = subprocess.run(["git", "-C", str(repo), "fsck", "--strict"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "error" not in proc.stderr.lower()
-
-
-# --- a remote behind git daemon -----------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """(served folder, git:// base URL) of a git daemon that accepts pushes."""
-    served = tmp_path / "served"
-    served.mkdir()
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--export-all",
-            "--enable=receive-pack",
-            f"--base-path={served}",
-            f"--port={port}",
-            "--listen=127.0.0.1",
-            "--reuseaddr",
-            str(served),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # `git daemon` runs git-daemon as a child: stop the whole group
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                raise
-            time.sleep(0.05)
-    try:
-        yield served, f"git://127.0.0.1:{port}/"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def serve(repo: Path, served: Path, url: str, name: str = "remote.git") -> Path:
-    """Put a bare copy of repo behind the daemon and make it repo's `origin`."""
-    bare = served / name
-    git(repo, "clone", "-q", "--bare", str(repo), str(bare))
-    git(repo, "remote", "add", "origin", url + name)
-    return bare
-
-
-@pytest.fixture
-def flow(tmp_path: Path) -> Path:
-    return make_flow_repo(tmp_path / "flow")
-
+from runtime_helpers import free_port
 
 # --- publish ------------------------------------------------------------------------------------
 
@@ -591,8 +376,8 @@ def test_rollback_to_an_unknown_version_is_a_usage_error(flow: Path) -> None:
 # --- pushes -------------------------------------------------------------------------------------
 
 
-def test_push_publishes_on_the_remote_atomically(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_push_publishes_on_the_remote_atomically(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
     result = run(["publish", "--repo", str(flow), "rebar", "--by", PUBLISHER, "--push", "origin"])
     assert result.exit_code == 0 and "pushed to origin" in result.stdout
@@ -603,11 +388,11 @@ def test_push_publishes_on_the_remote_atomically(flow: Path, daemon: tuple[Path,
 
 
 def test_push_after_another_publisher_builds_on_the_remote(
-    flow: Path, daemon: tuple[Path, str], tmp_path: Path
+    flow: Path, flow_daemon: tuple[Path, str], tmp_path: Path
 ) -> None:
-    serve(flow, *daemon)
+    serve(flow, *flow_daemon)
     other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", daemon[1] + "remote.git", str(other))
+    git(tmp_path, "clone", "-q", flow_daemon[1] + "remote.git", str(other))
     ready_draft(other, "theirs", mapping_entry("m8", "glass blowing", "C23"))
     assert run(["publish", "--repo", str(other), "theirs", "--push", "origin"]).exit_code == 0
     ready_draft(flow, "mine", mapping_entry("m9", "rebar bending", "C24"))
@@ -618,9 +403,9 @@ def test_push_after_another_publisher_builds_on_the_remote(
 
 
 def test_stale_lease_is_refused_as_a_whole(
-    flow: Path, daemon: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+    flow: Path, flow_daemon: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bare = serve(flow, *daemon)
+    bare = serve(flow, *flow_daemon)
     ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
     real_step = publish_refs.step
 
@@ -641,8 +426,8 @@ def test_stale_lease_is_refused_as_a_whole(
     assert git(bare, "tag", "-l") == ""
 
 
-def test_local_publication_is_pushed_by_the_next_push(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_local_publication_is_pushed_by_the_next_push(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
     publishing.publish(Repository(flow), "rebar", by=PUBLISHER)  # refs moved, push not done
     assert git(bare, "tag", "-l") == ""
@@ -655,8 +440,8 @@ def test_local_publication_is_pushed_by_the_next_push(flow: Path, daemon: tuple[
     assert again.action == "nothing"
 
 
-def test_release_push_pushes_local_tags_the_remote_lacks(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_release_push_pushes_local_tags_the_remote_lacks(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     publishing.release(Repository(flow), by=PUBLISHER)
     result = run(["release", "--repo", str(flow), "--push", "origin"])
     assert result.exit_code == 0 and "refs/tags/mapping/v1" in result.stdout
@@ -696,8 +481,8 @@ def test_crash_after_refs_moved_is_complete_and_rerun_finds_nothing(flow: Path) 
     fsck(flow)
 
 
-def test_crash_before_and_after_the_push(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_crash_before_and_after_the_push(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     ready_draft(flow, "a", mapping_entry("m8", "glass blowing", "C23"))
     ready_draft(flow, "b", mapping_entry("m9", "rebar bending", "C24"))
     # objects written, nothing pushed: neither side changed; a rerun publishes
@@ -721,13 +506,13 @@ def test_crash_before_and_after_the_push(flow: Path, daemon: tuple[Path, str]) -
 
 
 def test_push_reads_approvals_made_in_another_clone(
-    flow: Path, daemon: tuple[Path, str], tmp_path: Path
+    flow: Path, flow_daemon: tuple[Path, str], tmp_path: Path
 ) -> None:
-    bare = serve(flow, *daemon)
+    bare = serve(flow, *flow_daemon)
     draft_commit(flow, "rebar", {mpath("m9"): mapping_entry("m9", "rebar bending", "C24")})
     git(flow, "push", "-q", "origin", "draft/rebar")
     reviewer = tmp_path / "reviewer"
-    git(tmp_path, "clone", "-q", daemon[1] + "remote.git", str(reviewer))
+    git(tmp_path, "clone", "-q", flow_daemon[1] + "remote.git", str(reviewer))
     git(reviewer, "branch", "-q", "draft/rebar", "origin/draft/rebar")
     approve(reviewer, "rebar")
     git(reviewer, "push", "-q", "origin", "refs/notes/canonry-reviews")
@@ -740,7 +525,7 @@ def test_push_reads_approvals_made_in_another_clone(
 
 
 def test_unreachable_remote_is_an_environment_error(flow: Path) -> None:
-    git(flow, "remote", "add", "origin", f"git://127.0.0.1:{_free_port()}/nothing.git")
+    git(flow, "remote", "add", "origin", f"git://127.0.0.1:{free_port()}/nothing.git")
     ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
     before = (ref(flow, "main"), tags(flow))
     result = run(["publish", "--repo", str(flow), "rebar", "--push", "origin"])

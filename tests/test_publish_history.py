@@ -1,8 +1,5 @@
 """Publish and release keep their gate run in the gate history: a success, a refusal, never a dry run."""
 
-# Fixtures imported from test_publish are used by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -11,18 +8,16 @@ from typing import Any
 
 from canonry.store.refnames import GATES_NOTES
 from conftest import git, run
-from helpers import mapping_entry
-from test_publish import (
+from flow_helpers import (
     PUBLISHER,
-    daemon,  # noqa: F401 - a fixture
     draft_commit,
-    flow,  # noqa: F401 - a fixture
     mpath,
     ready_draft,
     ref,
     serve,
     tags,
 )
+from helpers import mapping_entry
 
 
 def kept_runs(repo: Path, commit: str) -> list[dict[str, Any]]:
@@ -69,8 +64,8 @@ def test_a_release_records_its_gate_run_on_mains_tip(flow: Path) -> None:
     assert kept["kind"] == "release" and kept["ok"] is True
 
 
-def test_a_pushed_publication_pushes_its_gate_run(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_a_pushed_publication_pushes_its_gate_run(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     head = ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
     result = run(["publish", "--repo", str(flow), "rebar", "--by", PUBLISHER, "--push", "origin"])
     assert result.exit_code == 0, result.stderr

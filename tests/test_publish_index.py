@@ -1,7 +1,5 @@
 """Publish and release build the derived index of each tagged library tree and push it with the tags."""
 
-# ruff: noqa: F811  (fixtures imported from test_publish are parameters here)
-
 from __future__ import annotations
 
 import json
@@ -11,16 +9,14 @@ from canonry.publication import publish as publishing
 from canonry.store import index as shipped
 from canonry.store.repo import Repository
 from conftest import git, run
-from helpers import mapping_entry
-from test_publish import (
+from flow_helpers import (
     PUBLISHER,
-    daemon,  # noqa: F401 - a fixture
-    flow,  # noqa: F401 - a fixture
     ready_draft,
     ref,
     serve,
     tags,
 )
+from helpers import mapping_entry
 
 
 def _tree(repo: Path, rev: str, path: str = "knowledge/mapping") -> str:
@@ -65,8 +61,8 @@ def test_nothing_new_builds_no_index(flow: Path) -> None:
     assert again.action == "nothing" and again.indexes == [] and _index_refs(flow) == before
 
 
-def test_publish_push_carries_the_index_ref(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_publish_push_carries_the_index_ref(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     ready_draft(flow, "rebar", mapping_entry("m9", "rebar bending", "C24"))
     result = run(["publish", "--repo", str(flow), "rebar", "--by", PUBLISHER, "--push", "origin"])
     assert result.exit_code == 0, result.stderr
@@ -76,8 +72,8 @@ def test_publish_push_carries_the_index_ref(flow: Path, daemon: tuple[Path, str]
     assert _verified(bare, _tree(bare, "mapping/v1")) is not None
 
 
-def test_release_builds_and_pushes_the_index(flow: Path, daemon: tuple[Path, str]) -> None:
-    bare = serve(flow, *daemon)
+def test_release_builds_and_pushes_the_index(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    bare = serve(flow, *flow_daemon)
     result = run(["release", "--repo", str(flow), "--by", PUBLISHER, "--push", "origin", "--format", "json"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -94,9 +90,9 @@ def test_release_without_push_builds_the_index_locally(flow: Path) -> None:
 
 
 def test_a_refused_index_push_is_a_warning_and_the_publication_stands(
-    flow: Path, daemon: tuple[Path, str]
+    flow: Path, flow_daemon: tuple[Path, str]
 ) -> None:
-    bare = serve(flow, *daemon)
+    bare = serve(flow, *flow_daemon)
     hook = bare / "hooks" / "update"
     hook.write_text('#!/bin/sh\ncase "$1" in refs/canonry/index/*) echo no >&2; exit 1;; esac\nexit 0\n')
     hook.chmod(0o755)

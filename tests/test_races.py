@@ -4,9 +4,6 @@ Crashes between publication steps are in test_publish (a real process killed
 through CANONRY_TEST_CRASH_AFTER).
 """
 
-# Fixtures imported from test_publish are used by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -19,8 +16,7 @@ import pytest
 from canonry.publication import publish
 from canonry.store.repo import Repository
 from conftest import ROOT, git, run
-from helpers import mapping_entry
-from test_publish import (
+from flow_helpers import (
     ECONOMIST,
     MAPPER,
     OWNER,
@@ -28,9 +24,7 @@ from test_publish import (
     WORDS,
     approve,
     cpath,
-    daemon,  # noqa: F401 - a fixture
     draft_commit,
-    flow,  # noqa: F401 - a fixture
     fsck,
     make_flow_repo,
     mpath,
@@ -38,6 +32,7 @@ from test_publish import (
     ref,
     tags,
 )
+from helpers import mapping_entry
 
 N = 20
 CODES = "ABCDEFGHIJKLMNOPQRSTU"
@@ -122,9 +117,9 @@ def test_twenty_publishers_on_one_repository(flow: Path, pycache: Path) -> None:
 
 
 def test_twenty_publishers_against_one_remote(
-    flow: Path, daemon: tuple[Path, str], tmp_path: Path, pycache: Path
+    flow: Path, flow_daemon: tuple[Path, str], tmp_path: Path, pycache: Path
 ) -> None:
-    served, url = daemon
+    served, url = flow_daemon
     heads = twenty_drafts(flow)
     bare = served / "remote.git"
     git(flow, "clone", "-q", "--mirror", str(flow), str(bare))  # drafts and approval notes included
@@ -233,8 +228,8 @@ def test_publishing_onto_a_rewound_main_is_refused(flow: Path) -> None:
     assert tags(flow) == ["mapping/v1"] and ref(flow, "main") == old
 
 
-def test_pushing_onto_a_force_pushed_remote_is_refused(flow: Path, daemon: tuple[Path, str]) -> None:
-    served, url = daemon
+def test_pushing_onto_a_force_pushed_remote_is_refused(flow: Path, flow_daemon: tuple[Path, str]) -> None:
+    served, url = flow_daemon
     bare = served / "remote.git"
     git(flow, "clone", "-q", "--bare", str(flow), str(bare))
     git(flow, "remote", "add", "origin", url + "remote.git")

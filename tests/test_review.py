@@ -1,8 +1,5 @@
 """Review: approvals and rejections as notes bound to the head commit; the review gate."""
 
-# Fixtures imported from test_publish are used by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -15,8 +12,7 @@ from canonry.store.commits import parse_trailers
 from canonry.store.repo import Identity, Repository
 from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import git, run
-from helpers import mapping_entry
-from test_publish import (
+from flow_helpers import (
     AUTHOR,
     ECONOMIST,
     MAPPER,
@@ -25,11 +21,11 @@ from test_publish import (
     approve,
     cpath,
     draft_commit,
-    flow,  # noqa: F401 - a fixture
     mpath,
     note_entry,
     tags,
 )
+from helpers import mapping_entry
 
 
 def review_findings(repo: Path, draft: str) -> list[str]:

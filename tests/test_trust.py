@@ -6,9 +6,6 @@ removed on main after the approval) and each is refused with a clear message
 while main, tags and notes stay as they were.
 """
 
-# Fixtures imported from test_publish are used by name, which ruff reads as redefinitions.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -22,22 +19,20 @@ from canonry.store.refnames import GATES_NOTES
 from canonry.store.repo import Identity, Repository
 from canonry.store.yamlio import dump_yaml, load_yaml
 from conftest import git, run
-from helpers import mapping_entry
-from test_publish import (
+from flow_helpers import (
     AUTHOR,
     ECONOMIST,
     MAPPER,
     OWNER,
     PUBLISHER,
     cli,
-    daemon,  # noqa: F401 - a fixture
     draft_commit,
-    flow,  # noqa: F401 - a fixture
     mpath,
     ready_draft,
     serve,
     tags,
 )
+from helpers import mapping_entry
 from trust_keys import keypair, sign_on_main, signers_text
 
 NOTES = decisions.NOTES_REF
@@ -372,11 +367,11 @@ def test_a_publisher_killed_at_each_step_leaves_no_trap(flow: Path, step: str) -
 
 
 def test_a_push_publisher_behind_the_remote_brings_its_checkout_along(
-    flow: Path, daemon: tuple[Path, str], tmp_path: Path
+    flow: Path, flow_daemon: tuple[Path, str], tmp_path: Path
 ) -> None:
-    bare = serve(flow, *daemon)
+    bare = serve(flow, *flow_daemon)
     other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", daemon[1] + "remote.git", str(other))
+    git(tmp_path, "clone", "-q", flow_daemon[1] + "remote.git", str(other))
     ready_draft(other, "a", mapping_entry("m8", "glass blowing", "C23"))
     assert cli(["publish", "a", "--by", PUBLISHER, "--push", "origin"], other).returncode == 0
     # this clone is now behind; its main is checked out and clean

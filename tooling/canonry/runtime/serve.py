@@ -24,6 +24,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -132,9 +133,8 @@ class Running:
 
     def start(self) -> Running:
         self.thread.start()
-        stop = threading.Event()
         while not self.server.started and self.thread.is_alive():
-            stop.wait(0.01)
+            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
@@ -150,7 +150,14 @@ def start(canon: Canon, host: str = "127.0.0.1", port: int = 0, quiet: bool = Tr
 
 def _fetch_loop(canon: Canon, refresh: float, stop: threading.Event) -> None:
     assert canon.mirror is not None
-    while not stop.wait(refresh):
+    # Short sleeps, not stop.wait(refresh): a timed condition wait never wakes
+    # under a shifted clock (libfaketime), and a service must not stop refreshing then.
+    due = time.monotonic() + refresh
+    while not stop.is_set():
+        time.sleep(min(0.05, refresh))
+        if time.monotonic() < due:
+            continue
+        due = time.monotonic() + refresh
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
