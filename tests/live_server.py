@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from canonry.store.repo import RefUpdate, Repository
@@ -147,6 +149,19 @@ class LiveServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=15)
         self._stderr.close()
+
+
+@contextmanager
+def serving(base: Path, make_repo: Callable[[Path], Path]) -> Iterator[LiveServer]:
+    """Run `canonry serve --quiet` on the repository make_repo builds under base; stop it on exit."""
+    repo = make_repo(base / "repo")
+    live = LiveServer(
+        ["--repo", str(repo), "--quiet"], base / "serve.log", {"CANONRY_CACHE": str(base / "c")}
+    )
+    try:
+        yield live
+    finally:
+        live.stop()
 
 
 def raw_exchange(port: int, data: bytes, timeout: float = 5.0, quiet_for: float = 0.5) -> bytes:

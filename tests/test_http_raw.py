@@ -19,20 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from live_server import LiveServer, published_repo, raw_exchange, status_lines
+from live_server import LiveServer, published_repo, raw_exchange, serving, status_lines
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    base = tmp_path_factory.mktemp("raw")
-    repo = published_repo(base / "repo")
-    live = LiveServer(
-        ["--repo", str(repo), "--quiet"], base / "serve.log", {"CANONRY_CACHE": str(base / "c")}
-    )
-    try:
+    with serving(tmp_path_factory.mktemp("raw"), published_repo) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def get(path: str, host: str = "127.0.0.1", extra: str = "") -> bytes:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import LiveServer, published_repo
+from live_server import LiveServer, published_repo, serving
 
 
 def real_clock_env() -> dict[str, str]:
@@ -28,15 +28,8 @@ def real_clock_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    base = tmp_path_factory.mktemp("contract")
-    repo = published_repo(base / "repo")
-    live = LiveServer(
-        ["--repo", str(repo), "--quiet"], base / "serve.log", {"CANONRY_CACHE": str(base / "c")}
-    )
-    try:
+    with serving(tmp_path_factory.mktemp("contract"), published_repo) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def test_schemathesis_finds_nothing(server: LiveServer, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import SECRET, LiveServer, rich_repo
+from live_server import SECRET, LiveServer, rich_repo, serving
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "ui"
@@ -45,15 +45,8 @@ PAGES = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    base = tmp_path_factory.mktemp("ui")
-    repo = rich_repo(base / "repo")
-    live = LiveServer(
-        ["--repo", str(repo), "--quiet"], base / "serve.log", {"CANONRY_CACHE": str(base / "c")}
-    )
-    try:
+    with serving(tmp_path_factory.mktemp("ui"), rich_repo) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")

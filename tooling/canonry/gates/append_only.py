@@ -60,8 +60,6 @@ def _deleted(ctx: GateContext, spec: LibrarySpec) -> list[Finding]:
         out.append(
             Finding(
                 path=change.path,
-                line=None,
-                column=None,
                 gate=NAME,
                 severity=ERROR,
                 message=message,

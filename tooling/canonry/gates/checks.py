@@ -43,8 +43,6 @@ def check(ctx: GateContext) -> list[Finding]:
                     out.append(
                         Finding(
                             path=REGISTRY_PATH,
-                            line=None,
-                            column=None,
                             gate=NAME,
                             severity=severity,
                             message=message,

@@ -115,8 +115,6 @@ def _check_library(
             out.append(
                 Finding(
                     path=spec.entry_path(entry_id),
-                    line=None,
-                    column=None,
                     gate=NAME,
                     severity=WARNING,
                     message=f"effective confidence {eff.value:.3f} is in the blocked band"
@@ -134,8 +132,6 @@ def _check_library(
         out.append(
             Finding(
                 path=spec.path,
-                line=None,
-                column=None,
                 gate=NAME,
                 severity=WARNING,
                 message=f"{len(others)} other entries are in the blocked band by now"

@@ -188,8 +188,6 @@ def merged_commit(
         return [
             Finding(
                 path=c.path,
-                line=None,
-                column=None,
                 gate=MERGE_GATE,
                 severity=ERROR,
                 message=f"conflicts with {base} (it moved since {head} began): {c.describe(base, head)}",

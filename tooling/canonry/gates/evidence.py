@@ -100,14 +100,7 @@ def _check_entry(
 
     def error(message: str) -> Finding:
         return Finding(
-            path=path,
-            line=None,
-            column=None,
-            gate=NAME,
-            severity=ERROR,
-            message=message,
-            library=spec.name,
-            entry_id=entry_id,
+            path=path, gate=NAME, severity=ERROR, message=message, library=spec.name, entry_id=entry_id
         )
 
     out: list[Finding] = []

@@ -106,21 +106,34 @@ def _blob(state: State, path: str) -> str | None:
     return ref.oid if ref else None
 
 
+def _finding(
+    spec: LibrarySpec,
+    path: str,
+    *,
+    severity: str,
+    message: str,
+    line: int | None = None,
+    entry_id: str | None = None,
+) -> Finding:
+    """Build a holdout finding about a file (or entry) of spec's library."""
+    return Finding(
+        path=path,
+        line=line,
+        gate=NAME,
+        severity=severity,
+        message=message,
+        library=spec.name,
+        entry_id=entry_id,
+    )
+
+
 def _check_library(ctx: GateContext, spec: LibrarySpec, base: State | None) -> list[Finding]:
     assert spec.holdout is not None
     path = spec.holdout.data
     exam_state = base if base is not None else ctx.head
 
     def finding(message: str, severity: str = ERROR, line: int | None = None, where: str = path) -> Finding:
-        return Finding(
-            path=where,
-            line=line,
-            column=None,
-            gate=NAME,
-            severity=severity,
-            message=message,
-            library=spec.name,
-        )
+        return _finding(spec, where, severity=severity, message=message, line=line)
 
     holdout = read_holdout(exam_state, path)
     if holdout is None:  # nothing to measure with yet; a set arriving with this draft is checked
@@ -171,40 +184,27 @@ def _verdict(spec: LibrarySpec, c: Comparison, path: str) -> list[Finding]:
         else:
             reason = f"below the base's {c.baseline:.4f} + min_delta {min_delta:g} (delta {c.delta:+.4f})"
         out.append(
-            Finding(
-                path=path,
-                line=None,
-                column=None,
-                gate=NAME,
+            _finding(
+                spec,
+                path,
                 severity=ERROR,
                 message=f"{c.metric} {c.value:.4f}{_interval(c)} on {c.cases} cases is {reason}; {flips}",
-                library=spec.name,
             )
         )
     for flip in c.flipped_to_wrong[:MAX_LISTED]:
         out.append(
-            Finding(
-                path=path,
-                line=flip["line"],
-                column=None,
-                gate=NAME,
+            _finding(
+                spec,
+                path,
                 severity=severity,
                 message="flipped to wrong: " + describe_case(flip),
-                library=spec.name,
+                line=flip["line"],
             )
         )
     if len(c.flipped_to_wrong) > MAX_LISTED:
         more = len(c.flipped_to_wrong) - MAX_LISTED
         out.append(
-            Finding(
-                path=path,
-                line=None,
-                column=None,
-                gate=NAME,
-                severity=severity,
-                message=f"... and {more} more cases flipped to wrong",
-                library=spec.name,
-            )
+            _finding(spec, path, severity=severity, message=f"... and {more} more cases flipped to wrong")
         )
     return out
 
@@ -224,52 +224,28 @@ def _holdout_changes(
         return []
     if ctx.changes(spec.path):
         return [
-            Finding(
-                path=path,
-                line=None,
-                column=None,
-                gate=NAME,
+            _finding(
+                spec,
+                path,
                 severity=ERROR,
                 message=f"the draft changes both the holdout set and {spec.name} entries: a draft cannot edit"
                 " its own exam (change the holdout set in a draft of its own)",
-                library=spec.name,
             )
         ]
     new = read_holdout(ctx.head, path)
     if new is None:
-        return [
-            Finding(
-                path=path,
-                line=None,
-                column=None,
-                gate=NAME,
-                severity=ERROR,
-                message="the draft deletes the holdout set",
-                library=spec.name,
-            )
-        ]
+        return [_finding(spec, path, severity=ERROR, message="the draft deletes the holdout set")]
     out = [
-        Finding(
-            path=path,
-            line=None,
-            column=None,
-            gate=NAME,
+        _finding(
+            spec,
+            path,
             severity=WARNING,
             message="the draft changes the holdout set: measured with the base's set;"
             " the new one applies from the next draft (it needs a policy owner's approval)",
-            library=spec.name,
         )
     ]
     out.extend(
-        Finding(
-            path=path,
-            line=line,
-            column=None,
-            gate=NAME,
-            severity=ERROR,
-            message=f"draft's holdout set: {p}",
-            library=spec.name,
-        )
+        _finding(spec, path, severity=ERROR, message=f"draft's holdout set: {p}", line=line)
         for line, p in new.problems
     )
     if not new.problems:
@@ -316,14 +292,11 @@ def _entry_leaks(
             value = entry.get(name)
             if isinstance(value, str) and (what := finder.describe(value)) is not None:
                 out.append(
-                    Finding(
-                        path=spec.entry_path(entry_id),
-                        line=None,
-                        column=None,
-                        gate=NAME,
+                    _finding(
+                        spec,
+                        spec.entry_path(entry_id),
                         severity=ERROR,
                         message=f"leakage: {name} {value!r} is {what}",
-                        library=spec.name,
                         entry_id=entry_id,
                     )
                 )
@@ -349,14 +322,11 @@ def _override_leaks(
             what = finder.describe(norm, exact="the ") if norm is not None else None
             if what is not None:
                 out.append(
-                    Finding(
-                        path=spec.entry_path(entry_id),
-                        line=None,
-                        column=None,
-                        gate=NAME,
+                    _finding(
+                        spec,
+                        spec.entry_path(entry_id),
                         severity=ERROR,
                         message=f"leakage: learned from override {override_id}, whose text is {what}",
-                        library=spec.name,
                         entry_id=entry_id,
                     )
                 )

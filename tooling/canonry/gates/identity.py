@@ -31,15 +31,11 @@ def check(ctx: GateContext) -> list[Finding]:
         if ref.path.startswith(HOLDOUT_DIR + "/") and ref.path.count("/") == 2:
             problem = mode_problem(ref.mode)
             if problem:
-                out.append(
-                    Finding(path=ref.path, line=None, column=None, gate=NAME, severity=ERROR, message=problem)
-                )
+                out.append(Finding(path=ref.path, gate=NAME, severity=ERROR, message=problem))
             elif not ref.path.endswith(".yaml"):
                 out.append(
                     Finding(
                         path=ref.path,
-                        line=None,
-                        column=None,
                         gate=NAME,
                         severity=ERROR,
                         message="stray file: holdout sets are <library>.yaml",
@@ -49,8 +45,6 @@ def check(ctx: GateContext) -> list[Finding]:
         out.append(
             Finding(
                 path=ref.path,
-                line=None,
-                column=None,
                 gate=NAME,
                 severity=ERROR,
                 message="stray file: knowledge/ holds only library folders (see schemas/libraries.yaml)"
@@ -67,8 +61,6 @@ def check(ctx: GateContext) -> list[Finding]:
                 out.append(
                     Finding(
                         path=path,
-                        line=None,
-                        column=None,
                         gate=NAME,
                         severity=ERROR,
                         message=f"name collides with {other} after case folding and NFC",

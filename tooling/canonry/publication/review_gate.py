@@ -44,15 +44,10 @@ def check(ctx: GateContext) -> list[Finding]:
     )
     ctx.metrics["review"] = {"state": status.state, "approved_by": status.approved_by}
     found = [
-        Finding(
-            path=None, line=None, column=None, gate=NAME, severity=ERROR, message=message, library=library
-        )
+        Finding(path=None, gate=NAME, severity=ERROR, message=message, library=library)
         for library, message in status.problems
     ]
-    found += [
-        Finding(path=None, line=None, column=None, gate=NAME, severity=WARNING, message=message)
-        for message in status.warnings
-    ]
+    found += [Finding(path=None, gate=NAME, severity=WARNING, message=message) for message in status.warnings]
     return found
 
 
