@@ -87,18 +87,14 @@ def _edited(ctx: GateContext, spec: LibrarySpec, positions: Positions) -> list[F
             problem = field_change_problem(spec.mutable_fields.get(name), before, after)
             if problem is None:
                 continue
-            line, column = positions.of(entry.ref, (name,) if after is not ABSENT else ())
-            message = f"{name}: {problem} ({spec.name} is append-only)"
             out.append(
-                Finding(
-                    path=entry.path,
-                    line=line,
-                    column=column,
+                positions.finding(
+                    entry,
+                    (name,) if after is not ABSENT else (),
+                    library=spec.name,
                     gate=NAME,
                     severity=ERROR,
-                    message=message,
-                    library=spec.name,
-                    entry_id=entry.entry_id,
+                    message=f"{name}: {problem} ({spec.name} is append-only)",
                 )
             )
     return out

@@ -70,7 +70,6 @@ def _semantic(ctx: GateContext, land: Landing, positions: Positions) -> list[Fin
         disagreeing = sorted(i for i, v in others.items() if v != mine)
         if not disagreeing:
             continue
-        line, column = positions.of(entry.ref, (values[0],))
         here = ", ".join(f"{f} {json.dumps(entry.doc.get(f), ensure_ascii=False)}" for f in values)
         for other in disagreeing[:MAX_REPORTED]:
             there = json.loads(others[other])
@@ -82,15 +81,8 @@ def _semantic(ctx: GateContext, land: Landing, positions: Positions) -> list[Fin
                 f" {theirs} there"
             )
             out.append(
-                Finding(
-                    path=entry.path,
-                    line=line,
-                    column=column,
-                    gate=NAME,
-                    severity=ERROR,
-                    message=message,
-                    library=spec.name,
-                    entry_id=entry.entry_id,
+                positions.finding(
+                    entry, (values[0],), library=spec.name, gate=NAME, severity=ERROR, message=message
                 )
             )
     return out

@@ -24,6 +24,7 @@ from ..store.states import FileRef, State
 from ..store.yamlio import Path, load_yaml_with_positions, position_of
 from .context import GateContext
 from .derived import INDEX_VERSION, Section, docs_of, key_of, normalize_key, tree_changes
+from .findings import Finding
 
 __all__ = ["INDEX_VERSION", "key_of", "normalize_key"]
 NEARBY_CHANGES = 20_000  # a published tree at most this many files away serves as the base's index
@@ -103,6 +104,22 @@ class Positions:
                 positions = {}
             self._cache[ref.oid] = positions
         return position_of(positions, path) or (None, None)
+
+    def finding(
+        self, entry: ChangedEntry, at: Path, *, library: str, gate: str, severity: str, message: str
+    ) -> Finding:
+        """A finding about a changed entry, placed at the node `at` of its file."""
+        line, column = self.of(entry.ref, at)
+        return Finding(
+            path=entry.path,
+            line=line,
+            column=column,
+            gate=gate,
+            severity=severity,
+            message=message,
+            library=library,
+            entry_id=entry.entry_id,
+        )
 
 
 @dataclass

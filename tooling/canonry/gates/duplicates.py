@@ -87,18 +87,15 @@ def _exact(ctx: GateContext, land: Landing, positions: Positions) -> dict[str, d
         others = sorted(set(others) - {entry.entry_id})
         if not others:
             continue
-        line, column = positions.of(entry.ref, (fields[0],))
         out[entry.entry_id] = {
-            other: Finding(
-                path=entry.path,
-                line=line,
-                column=column,
+            other: positions.finding(
+                entry,
+                (fields[0],),
+                library=spec.name,
                 gate=NAME,
                 severity=ERROR,
                 message=f"exact duplicate of {land.describe(ctx, other)}: same {', '.join(fields)}"
                 " (after case folding, NFKC and whitespace)",
-                library=spec.name,
-                entry_id=entry.entry_id,
             )
             for other in others[:MAX_REPORTED]
         }
@@ -135,22 +132,14 @@ def _near(
         ranked = sorted(matches.items(), key=lambda kv: (-kv[1], kv[0]))
         if not ranked:
             continue
-        line, column = positions.of(entry.ref, (fields[0],))
         for other, score in ranked[:MAX_REPORTED]:
             message = (
                 f"near duplicate of {land.describe(ctx, other)}: {', '.join(fields)}"
                 f" similarity {math.floor(score * 100) / 100:.2f} (threshold {threshold:g})"
             )
             out.append(
-                Finding(
-                    path=entry.path,
-                    line=line,
-                    column=column,
-                    gate=NAME,
-                    severity=WARNING,
-                    message=message,
-                    library=spec.name,
-                    entry_id=entry.entry_id,
+                positions.finding(
+                    entry, (fields[0],), library=spec.name, gate=NAME, severity=WARNING, message=message
                 )
             )
     ctx.metrics["near_duplicate_comparisons"] = ctx.metrics.get("near_duplicate_comparisons", 0) + compared

@@ -57,17 +57,7 @@ def _check_entry(library: str, entry: ChangedEntry, positions: Positions) -> lis
     scope = doc.get("reuse_scope")
 
     def finding(path: Path, message: str) -> Finding:
-        line, column = positions.of(entry.ref, path)
-        return Finding(
-            path=entry.path,
-            line=line,
-            column=column,
-            gate=NAME,
-            severity=ERROR,
-            message=message,
-            library=library,
-            entry_id=entry.entry_id,
-        )
+        return positions.finding(entry, path, library=library, gate=NAME, severity=ERROR, message=message)
 
     if scope == WORKSPACE_ONLY:
         workspace = doc.get("workspace_id")
