@@ -25,12 +25,11 @@ from ..errors import (
     UnknownRefError,
     UsageError,
 )
-from ..store.entries import store_for
+from ..store.entry_cache import store_for
 from ..store.registry import LIBRARY_NAME_RE, REGISTRY_PATH, LibrarySpec, Registry
 from ..store.repo import Repository
 from ..store.rules import registry_in_tree
 from ..store.states import FileRef, TreeState
-from ..store.versions import is_version_selector, resolve_version
 from .values import same_value, show_value
 
 FORMAT = "canonry.diff/v1"
@@ -53,6 +52,8 @@ def resolve_endpoint(repo: Repository, text: str) -> Endpoint:
     """Resolve `mapping@v4`, `mapping@4`, `mapping@latest`, `mapping@REF`, or any git ref."""
     lib, at, rest = text.partition("@")
     if at and rest and not rest.startswith("{") and re.fullmatch(_LIBRARY_NAME, lib):
+        from ..store.versions import is_version_selector, resolve_version  # only LIBRARY@... sides
+
         if is_version_selector(rest):
             version = resolve_version(repo, lib, rest)
             return Endpoint(version.tag, version.commit, lib)

@@ -8,8 +8,6 @@ own arguments and CompletedProcess never leave this module.
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import GitCommandError, RefMovedError
 from .gittypes import ZERO_OID, RefUpdate
+
+if TYPE_CHECKING:  # subprocess and tempfile load when git first runs, not with every Repository
+    import subprocess
 
 # What git prints when the objects it received fail its checks (as opposed to a network failure).
 _CORRUPT_HINTS = (
@@ -283,6 +284,9 @@ class GitCommands:
         An unclean result carries diff3-style conflict markers; a file git cannot
         merge as text (binary) comes back as ours, unclean.
         """
+        import subprocess
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="canonry-merge-") as tmp:
             names = []
             for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
@@ -314,6 +318,8 @@ class GitCommands:
         self, args: Sequence[str], input: str | None = None, timeout: float | None = 600
     ) -> subprocess.CompletedProcess[str]:
         """Run git with raw arguments on this repository (internal: callers use the named operations)."""
+        import subprocess
+
         full_env = dict(os.environ)
         full_env.setdefault("GIT_TERMINAL_PROMPT", "0")
         cmd = ["git", f"--git-dir={self.git_dir}"]

@@ -1,4 +1,4 @@
-"""Reading history and notes: ancestry, merge bases, walks, notes trees, config values.
+"""Reading history and notes: ancestry, merge bases, walks, tree diffs, notes trees, config values.
 
 Part of the one git wrapper (mixed into Repository); every libgit2 failure
 while reading becomes CorruptObjectError through Repository._reading.
@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 
 import pygit2
 
-from .gittypes import CommitInfo, TreeItem
+from .gittypes import TREE_MODE, Change, CommitInfo, TreeItem
+
+# Two trees of at most this many entries each are compared entry by entry before libgit2 diffs them.
+_SPLIT_LIMIT = 1024
 
 
 def _hex(oid: object) -> str:
@@ -35,6 +38,8 @@ class HistoryReader:
         def entry_at(self, tree: str, path: str) -> TreeItem | None: ...
 
         def read_blob(self, oid: str) -> bytes: ...
+
+        def _corrupt(self, what: str, detail: str = "") -> Exception: ...
 
     # --- history -------------------------------------------------------------------
 
@@ -69,6 +74,53 @@ class HistoryReader:
         with self._reading(f"the history of {a} and {b}"):
             ahead, behind = self.git.ahead_behind(pygit2.Oid(hex=b), pygit2.Oid(hex=a))
         return int(ahead), int(behind)
+
+    # --- trees ---------------------------------------------------------------------
+
+    def _diff_pair(self, a: pygit2.Tree, b: pygit2.Tree, prefix: str, out: list[Change], what: str) -> None:
+        """Append the changes from a to b (two different trees) to out, paths under prefix, in path order.
+
+        libgit2 reads every subtree of both sides, the identical ones too (all 256
+        shards of a sharded library for a change in a few). So where two small
+        trees differ in subtrees only, each differing pair is diffed on its own.
+        """
+        if len(a) <= _SPLIT_LIMIT and len(b) <= _SPLIT_LIMIT:
+            with self._reading(what):
+                old, new = {e.name: e for e in a}, {e.name: e for e in b}
+            pairs = []
+            for name in old.keys() | new.keys():
+                x, y = old.get(name), new.get(name)
+                if x is None or y is None or x.filemode != TREE_MODE or y.filemode != TREE_MODE:
+                    if x is None or y is None or x.id != y.id or x.filemode != y.filemode:
+                        break  # not only subtrees differ: libgit2 diffs the two trees
+                elif x.id != y.id:
+                    pairs.append((f"{name}/", x.id, y.id))
+            else:
+                for sub, x_id, y_id in sorted(pairs):  # path order: a subtree sorts as "name/"
+                    try:
+                        with self._reading(what):
+                            sub_a, sub_b = self.git[x_id], self.git[y_id]
+                    except KeyError:
+                        raise self._corrupt(what, "it is missing") from None
+                    if not isinstance(sub_a, pygit2.Tree) or not isinstance(sub_b, pygit2.Tree):
+                        raise self._corrupt(what, f"{prefix}{sub} is not a tree on both sides")
+                    self._diff_pair(sub_a, sub_b, prefix + sub, out, what)
+                return
+        # Iterate deltas, not patches: patches would compute text diffs.
+        with self._reading(what):
+            deltas = list(a.diff_to_tree(b).deltas)
+        for d in deltas:
+            status = {"A": "A", "D": "D"}.get(d.status_char(), "M")
+            out.append(
+                Change(
+                    status,
+                    prefix + (d.new_file.path if status != "D" else d.old_file.path),
+                    None if status == "A" else _hex(d.old_file.id),
+                    None if status == "D" else _hex(d.new_file.id),
+                    None if status == "A" else int(d.old_file.mode),
+                    None if status == "D" else int(d.new_file.mode),
+                )
+            )
 
     # --- notes and config ------------------------------------------------------------
 

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from ..errors import EntrySyntaxError, RegistryError, UnknownLibraryError
 from .yamlio import load_yaml_with_positions, position_of
 
@@ -288,13 +286,8 @@ def parse_registry(data: bytes, path: str = REGISTRY_PATH) -> Registry:
         doc, positions = load_yaml_with_positions(data, path)
     except EntrySyntaxError as exc:
         raise RegistryError(exc.problem, path, exc.line, exc.column) from None
-    validator = jsonschema.Draft202012Validator(REGISTRY_SCHEMA)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        err = jsonschema.exceptions.best_match(errors)
-        where = position_of(positions, tuple(err.absolute_path)) or (None, None)
-        pointer = "/".join(str(p) for p in err.absolute_path) or "(top)"
-        raise RegistryError(f"{pointer}: {err.message}", path, where[0], where[1])
+    if not _compiled_says_valid(doc):
+        _schema_errors(doc, positions, path)
     pol = doc["policy"]
     conf = pol.get("confidence") or {}
     bands = conf.get("bands") or {}
@@ -365,3 +358,31 @@ def parse_registry(data: bytes, path: str = REGISTRY_PATH) -> Registry:
         )
     digest = hashlib.sha1(data).hexdigest()
     return Registry(libraries=libraries, policy=policy, digest=digest)
+
+
+_COMPILED: list[Any] = []
+
+
+def _compiled_says_valid(doc: Any) -> bool:
+    """jsonschema-rs's verdict (compiled, quick to import); jsonschema explains what it refuses."""
+    try:
+        if not _COMPILED:
+            import jsonschema_rs
+
+            _COMPILED.append(jsonschema_rs.Draft202012Validator(REGISTRY_SCHEMA))
+        return bool(_COMPILED[0].is_valid(doc))
+    except Exception:  # anything it cannot take: ask jsonschema
+        return False
+
+
+def _schema_errors(doc: Any, positions: Any, path: str) -> None:
+    """jsonschema's verdict on doc: RegistryError with the best error's line, if there is one."""
+    import jsonschema  # loaded only for a registry that surely_valid does not pass
+
+    validator = jsonschema.Draft202012Validator(REGISTRY_SCHEMA)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        where = position_of(positions, tuple(err.absolute_path)) or (None, None)
+        pointer = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        raise RegistryError(f"{pointer}: {err.message}", path, where[0], where[1])

@@ -287,6 +287,22 @@ class Repository(HistoryReader, ObjectWriter, GitCommands):
             raise CorruptObjectError(f"object {tree} is not a tree")
         return [TreeItem(e.name or "", _hex(e.id), int(e.filemode)) for e in t]
 
+    def tree_size(self, tree: str) -> int:
+        """How many items a tree holds (without listing them)."""
+        t = self._object(tree)
+        if not isinstance(t, pygit2.Tree):
+            raise CorruptObjectError(f"object {tree} is not a tree")
+        return len(t)
+
+    def tree_item(self, tree: str, position: int) -> TreeItem:
+        """The item at a position of a tree's (sorted) listing, without listing the others."""
+        t = self._object(tree)
+        if not isinstance(t, pygit2.Tree):
+            raise CorruptObjectError(f"object {tree} is not a tree")
+        with self._reading(f"item {position} of tree {tree}"):
+            e = t[position]
+        return TreeItem(e.name or "", _hex(e.id), int(e.filemode))
+
     def walk_tree(self, tree: str, prefix: str = "") -> Iterator[tuple[str, TreeItem]]:
         """Every non-tree item below tree, with its path relative to tree."""
         for item in self.list_tree(tree):
@@ -301,7 +317,7 @@ class Repository(HistoryReader, ObjectWriter, GitCommands):
         if not isinstance(b, pygit2.Blob):
             raise CorruptObjectError(f"object {oid} is not a blob")
         with self._reading(f"blob {oid}"):
-            return bytes(b.data)
+            return bytes(memoryview(b))  # the content read above; b.data would read it again
 
     def blob_size(self, oid: str) -> int:
         try:
@@ -339,21 +355,7 @@ class Repository(HistoryReader, ObjectWriter, GitCommands):
             return [Change("D", p, i.oid, None, i.mode, None) for p, i in self.walk_tree(_hex(a.id))]
         assert isinstance(a, pygit2.Tree) and isinstance(b, pygit2.Tree)
         out: list[Change] = []
-        # Iterate deltas, not patches: patches would compute text diffs.
-        with self._reading(f"a tree below {old_tree} or {new_tree}"):
-            deltas = list(a.diff_to_tree(b).deltas)
-        for d in deltas:
-            status = {"A": "A", "D": "D"}.get(d.status_char(), "M")
-            out.append(
-                Change(
-                    status,
-                    d.new_file.path if status != "D" else d.old_file.path,
-                    None if status == "A" else _hex(d.old_file.id),
-                    None if status == "D" else _hex(d.new_file.id),
-                    None if status == "A" else int(d.old_file.mode),
-                    None if status == "D" else int(d.new_file.mode),
-                )
-            )
+        self._diff_pair(a, b, "", out, f"a tree below {old_tree} or {new_tree}")
         return out
 
     def tag(self, oid: str) -> TagInfo | None:

@@ -14,19 +14,15 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import jsonschema
-import referencing
-import referencing.exceptions
-from jsonschema import Draft202012Validator
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RegistryError, RegistryMissingError
 from .registry import REGISTRY_PATH, LibrarySpec, Registry, parse_registry
 from .repo import Repository
 from .states import State
-from .validation import CompiledValidator, format_checker
+
+if TYPE_CHECKING:  # jsonschema and referencing load to compile schemas, not to read a registry
+    import referencing
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMAS_DIR = "schemas"
@@ -39,6 +35,8 @@ def _strict_pattern(validator: Any, pattern: str, instance: Any, schema: Any) ->
         return
     compiled = _compile_pattern(pattern)
     if not compiled.search(instance):
+        import jsonschema
+
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -53,7 +51,18 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
-StrictValidator = jsonschema.validators.extend(Draft202012Validator, {"pattern": _strict_pattern})
+_STRICT: list[Any] = []
+
+
+def _strict_validator() -> Any:
+    """jsonschema's Draft 2020-12 validator with the strict `pattern` (built once, on first use)."""
+    if not _STRICT:
+        import jsonschema
+
+        _STRICT.append(
+            jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _strict_pattern})
+        )
+    return _STRICT[0]
 
 
 def _json_loads(data: bytes, path: str) -> Any:
@@ -83,8 +92,10 @@ def _lint_schema(schema: Any, path: str) -> None:
             " an unknown dialect would silently fall back to another draft",
             path,
         )
+    import jsonschema
+
     try:
-        Draft202012Validator.check_schema(schema)
+        jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
         raise RegistryError(f"{pointer}: {exc.message}", path) from None
@@ -204,6 +215,11 @@ def load_rules(state: State) -> Rules:
         except RegistryError as exc:
             problems.append(exc)
 
+    import referencing
+    from referencing.jsonschema import DRAFT202012
+
+    from .validation import CompiledValidator
+
     schemas: dict[str, Any] = {}
     resources: list[tuple[str, referencing.Resource[Any]]] = []
     for path, ref in sorted(files.items()):
@@ -248,11 +264,15 @@ def load_rules(state: State) -> Rules:
 
 def _detailed_factory(schema: dict[str, Any], ref_registry: referencing.Registry[Any]) -> Any:
     """Build jsonschema's validator of a schema later (only invalid entries need it)."""
-    return lambda: StrictValidator(schema, registry=ref_registry, format_checker=format_checker())
+    from .validation import format_checker
+
+    return lambda: _strict_validator()(schema, registry=ref_registry, format_checker=format_checker())
 
 
 def _check_refs(ref_registry: referencing.Registry[Any], schema: Any, path: str) -> None:
     """Resolve every $ref now, so an outside reference fails at load, not mid-gate."""
+    import referencing.exceptions
+
     resolver = ref_registry.resolver(base_uri=schema.get("$id", ""))
 
     def walk(node: Any, pointer: str) -> None:
@@ -289,6 +309,8 @@ def _inline_refs(node: Any, resolver: Any, stack: tuple[int, ...]) -> Any:
         return node
     ref = node.get("$ref")
     if isinstance(ref, str):
+        import referencing.exceptions
+
         try:
             resolved = resolver.lookup(ref)
         except referencing.exceptions.Unresolvable:
