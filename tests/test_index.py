@@ -28,6 +28,7 @@ def _forget(repo: Path) -> None:
     """What a fresh clone has: no local cache, nothing in memory."""
     shutil.rmtree(repo / ".git" / "canonry", ignore_errors=True)
     content._MEMORY.clear()
+    derived._SAMPLES.clear()
     shipped._MEMORY.clear()
     shipped._WARNED.clear()
     entries._STORES.clear()
@@ -55,8 +56,8 @@ def _no_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: Any) -> Any:
         raise AssertionError("the index was built from the entries")
 
-    monkeypatch.setattr(derived, "docs_of", refuse)
-    monkeypatch.setattr(content, "docs_of", refuse)
+    monkeypatch.setattr(derived, "source_of", refuse)
+    monkeypatch.setattr(content, "source_of", refuse)
 
 
 def _rewrite(repo: Path, tree: str, change: Any, *, redigest: bool) -> None:
@@ -65,7 +66,7 @@ def _rewrite(repo: Path, tree: str, change: Any, *, redigest: bool) -> None:
     data = shipped._object_bytes(r, r.ref_target(shipped.ref_name(tree)))
     header, _, body = data.partition(b"\n\n")
     if redigest:
-        sections = shipped.decode(data, tree)
+        sections = _sections(data, tree)
         change(sections)
         new = shipped.encode(tree, sections)
     else:
@@ -74,6 +75,11 @@ def _rewrite(repo: Path, tree: str, change: Any, *, redigest: bool) -> None:
     holder = r.update_tree(None, {shipped.FILE_NAME: (blob, 0o100644)})
     commit = r.create_commit(holder, [], "forged", shipped.AUTHOR, when=1)
     git(repo, "update-ref", shipped.ref_name(tree), commit)
+
+
+def _sections(data: bytes, tree: str) -> dict[str, bytes]:
+    opened = shipped.decode(data, tree)
+    return {name: opened.section(name) or b"" for name in opened.names()}
 
 
 def test_a_fresh_clone_gates_from_the_shipped_index(small_repo: Path, monkeypatch: pytest.MonkeyPatch):
@@ -91,34 +97,61 @@ def test_a_fresh_clone_gates_from_the_shipped_index(small_repo: Path, monkeypatc
     assert _duplicates(clone) == expected
 
 
-def test_the_object_is_keyed_by_its_tree_and_lists_it_exactly(small_repo: Path):
+def test_the_object_is_keyed_by_its_tree_and_deterministic(small_repo: Path):
     r = Repository(small_repo)
     built = derived.build(r, TreeState(r, r.resolve_commit("main")))
     tree = built["mapping"]
     assert tree == _mapping_tree(small_repo)
     assert shipped.refs_for(r, [tree, None, "0" * 40]) == [shipped.ref_name(tree)]
     data = shipped._object_bytes(r, r.ref_target(shipped.ref_name(tree)))
-    assert data.startswith(b"canonry-index/1\ntree " + tree.encode())
-    sections = shipped.decode(data, tree)
-    assert shipped.tree_id_of(sections[shipped.FILES]) == tree
+    assert data.startswith(b"canonry-index/2\ntree " + tree.encode())
+    sections = _sections(data, tree)
+    kinds = {name.split("/")[0] for name in sections}
+    assert kinds == {
+        "listing",
+        "cited-tally",
+        "exact-keys",
+        "near-trigrams",
+        "conflict-keys",
+        "confidence-thresholds",
+        "pattern-rows",
+    }
     with pytest.raises(shipped.IndexProblem, match="made for tree"):
         shipped.decode(data, "1" * 40)
     assert shipped.encode(tree, sections) == data  # deterministic: the same tree gives the same object
 
 
+def _flip_in_section(kind: str) -> Any:
+    def change(data: bytes) -> bytes:
+        header, _, rest = data.partition(b"\n\n")
+        size = int(dict(line.split(" ", 1) for line in header.decode().split("\n")[1:])["manifest"])
+        manifest = json.loads(rest[:size])
+        name, offset, length, *_ = next(row for row in manifest["sections"] if row[0].startswith(kind))
+        at = len(header) + 2 + size + offset + length // 2
+        return data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
+
+    return change
+
+
 @pytest.mark.parametrize(
     ("how", "warning"),
     [
-        ("flip a byte of the body", "digest mismatch"),
+        ("flip a byte of the manifest", "digest mismatch"),
+        ("flip a byte of a section", "section 'exact-keys"),
         ("another format version", "this Canonry reads"),
-        ("a file list of another tree", "does not hash to the tree"),
+        ("the object of another tree", "made for tree"),
         ("a forged key, digest recomputed", "is not what its blob says"),
         ("an entry dropped from the near index, digest recomputed", "near-trigrams"),
+        ("a forged confidence moment, digest recomputed", "confidence-thresholds"),
+        ("a section that is not what it claims, digest recomputed", "exact-keys"),
     ],
 )
 def test_a_tampered_index_is_detected_and_ignored(
     small_repo: Path, capsys: pytest.CaptureFixture[str], how: str, warning: str
 ):
+    from canonry.gates.thresholds import Thresholds
+    from canonry.store.packed import KeyedTable, pack_fields, unpack_fields
+
     r = Repository(small_repo)
     derived.build(r, TreeState(r, r.resolve_commit("main")))
     tree = _mapping_tree(small_repo)
@@ -127,34 +160,60 @@ def test_a_tampered_index_is_detected_and_ignored(
     expected = _duplicates(small_repo)
     assert expected
 
-    def exact_key(sections: dict[str, Any]) -> None:
-        key = next(k for k in sections if k.startswith("exact-keys/"))
-        sections[key] = {k.replace("steel", "steal"): v for k, v in sections[key].items()}
+    def named(sections: dict[str, bytes], kind: str) -> str:
+        return next(k for k in sections if k.startswith(kind + "/"))
 
-    def near(sections: dict[str, Any]) -> None:
-        key = next(k for k in sections if k.startswith("near-trigrams/"))
+    def exact_key(sections: dict[str, bytes]) -> None:
+        key = named(sections, "exact-keys")
+        rows = KeyedTable(sections[key]).rows()
+        sections[key] = KeyedTable.encode({k.replace("steel", "steal"): v for k, v in rows})
+
+    def near(sections: dict[str, bytes]) -> None:
+        key = named(sections, "near-trigrams")
         texts = {i: t for i, t in zip(*_near_items(sections[key]), strict=True) if i != "m0"}
         sections[key] = derived.NearIndex.build(texts)
 
-    if how == "flip a byte of the body":
+    def moment(sections: dict[str, bytes]) -> None:
+        key = named(sections, "confidence-thresholds")
+        fields = {k: bytes(v) for k, v in unpack_fields(sections[key]).items()}
+        by_id = Thresholds(sections[key]).by_id
+        by_id[0] += 86400.0 * 365
+        fields["by_id"] = by_id.tobytes()
+        sections[key] = pack_fields(fields)
+
+    def garbage(sections: dict[str, bytes]) -> None:
+        sections[named(sections, "exact-keys")] = b"CPF1 not a table"
+
+    if how == "flip a byte of the manifest":
         _rewrite(small_repo, tree, lambda b: b[:40] + bytes([b[40] ^ 1]) + b[41:], redigest=False)
-    elif how == "another format version":
-        r = Repository(small_repo)
+    elif how == "flip a byte of a section":
         data = shipped._object_bytes(r, r.ref_target(shipped.ref_name(tree)))
-        _rewrite_raw(small_repo, tree, data.replace(b"canonry-index/1", b"canonry-index/9", 1))
-    elif how == "a file list of another tree":
-        _rewrite(small_repo, tree, lambda s: s[shipped.FILES].pop(), redigest=True)
+        _rewrite_raw(small_repo, tree, _flip_in_section("exact-keys")(data))
+    elif how == "another format version":
+        data = shipped._object_bytes(r, r.ref_target(shipped.ref_name(tree)))
+        _rewrite_raw(small_repo, tree, data.replace(b"canonry-index/2", b"canonry-index/9", 1))
+    elif how == "the object of another tree":
+        data = shipped._object_bytes(r, r.ref_target(shipped.ref_name(tree)))
+        other = shipped.encode("1" * 40, _sections(data, tree))
+        _rewrite_raw(small_repo, tree, other)
     elif how == "a forged key, digest recomputed":
         _rewrite(small_repo, tree, exact_key, redigest=True)
+    elif how == "a forged confidence moment, digest recomputed":
+        _rewrite(small_repo, tree, moment, redigest=True)
+    elif how == "a section that is not what it claims, digest recomputed":
+        _rewrite(small_repo, tree, garbage, redigest=True)
     else:
         _rewrite(small_repo, tree, near, redigest=True)
     _forget(small_repo)
-    assert _duplicates(small_repo) == expected  # built from the entries instead: same findings
+    gates = ["duplicates", "conflicts", "confidence"]
+    result = run_gates(Repository(small_repo), "main", "draft/x", gates=gates)
+    got = sorted(f"{f.gate}:{f.entry_id}:{f.message.split(' (')[0]}" for f in result.findings)
+    assert [f for f in got if not f.startswith("confidence")] == expected  # built from the entries instead
     err = capsys.readouterr().err
     assert "refs/canonry/index/" in err and "ignored" in err and warning in err
 
 
-def _near_items(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+def _near_items(data: bytes) -> tuple[list[str], list[str]]:
     index = derived.NearIndex(data)
     return [index.id(p) for p in range(len(index))], [index.text(p) for p in range(len(index))]
 
@@ -169,13 +228,46 @@ def test_garbage_and_bombs_are_refused():
     tree = "1" * 40
     with pytest.raises(shipped.IndexProblem):
         shipped.decode(b"not an index", tree)
-    body = zlib.compress(b"[" * 100_000)
-    header = f"canonry-index/1\ntree {tree}\nsize 100000\nsha256 {shipped._digest(tree, body)}\n\n"
-    with pytest.raises(shipped.IndexProblem, match="unreadable|no file list"):
-        shipped.decode(header.encode() + body, tree)
-    header = f"canonry-index/1\ntree {tree}\nsize 999999999999\nsha256 {shipped._digest(tree, body)}\n\n"
+    manifest = b'{"sections":[["x",0,10,99999999999,"0"]]}'
+    header = f"canonry-index/2\ntree {tree}\nmanifest {len(manifest)}\nsha256 {shipped._digest(tree, manifest)}\n\n"
     with pytest.raises(shipped.IndexProblem, match="claims"):
-        shipped.decode(header.encode() + body, tree)
+        shipped.decode(header.encode() + manifest + b"0" * 10, tree)
+    header = f"canonry-index/2\ntree {tree}\nmanifest 999999999\nsha256 0\n\n"
+    with pytest.raises(shipped.IndexProblem, match="claims"):
+        shipped.decode(header.encode() + manifest, tree)
+    bomb = zlib.compress(b"\0" * 1_000_000)
+    data = shipped.encode(tree, {"x": b"small"})
+    opened = shipped.decode(data, tree)
+    assert opened.section("x") == b"small" and opened.section("missing") is None
+    digest = __import__("hashlib").sha256(bomb).hexdigest()
+    manifest = json.dumps({"sections": [["x", 0, len(bomb), 10, digest]]}).encode()
+    header = f"canonry-index/2\ntree {tree}\nmanifest {len(manifest)}\nsha256 {shipped._digest(tree, manifest)}\n\n"
+    opened = shipped.decode(header.encode() + manifest + bomb, tree)
+    with pytest.raises(shipped.IndexProblem, match="size differs"):
+        opened.section("x")  # inflating stops at the size the manifest gave
+
+
+def test_packed_values_refuse_what_they_are_not():
+    from canonry.store.packed import KeyedTable, PackedError, pack_fields, unpack_fields
+
+    table = KeyedTable(KeyedTable.encode({"a": [1], "b": {"c": "d"}, "": None}))
+    assert table["a"] == [1] and table.get("b") == {"c": "d"} and "" in table and "z" not in table
+    assert sorted(table) == ["", "a", "b"] and len(table) == 3
+    assert unpack_fields(pack_fields({"x": b"1", "y": b""})) == {"x": b"1", "y": b""}
+    for bad in (
+        b"",
+        b"CPF1",
+        pack_fields({"x": b"1"})[:-1],
+        pack_fields({"x": b"1"}) + b"!",
+        b"XXXX\0\0\0\0",
+    ):
+        with pytest.raises(PackedError):
+            KeyedTable(bad)
+    short = pack_fields(
+        {"magic": b"CKT1", "hashes": b"\0" * 8, "offsets": b"\0" * 4 + b"\xff" * 4, "rows": b""}
+    )
+    with pytest.raises(PackedError):
+        list(KeyedTable(short).rows())  # a row pointing outside the table
 
 
 def test_a_nearby_published_tree_stands_in_through_a_tree_diff(
@@ -303,5 +395,46 @@ def test_evidence_and_confidence_derive_the_head_from_the_shipped_values(
         raise AssertionError("a per-entry value was computed over the whole library")
 
     monkeypatch.setattr(matching, "_compute", whole_library)
+    _no_rebuild(monkeypatch)
     got = run_gates(Repository(small_repo), "main", "draft/x", gates=["duplicates", "evidence", "confidence"])
     assert got.findings == expected.findings and got.metrics.get("overrides_ingested") == {"mapping": 0}
+
+
+def test_the_holdout_gate_takes_the_pattern_table_from_the_index_and_derives_the_head(
+    small_repo: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from canonry.learning import matching
+
+    cases = [
+        ("h-1", "steel rebar mill", "C24"),
+        ("h-2", "a cement plant", "C23"),
+        ("h-3", "general hospital", "Q86"),
+        ("h-4", "water desalination", "E36"),
+    ]
+    lines = ["cases:"]
+    for case_id, text, code in cases:
+        lines += [f"- id: {case_id}", "  language: en", f"  sector_code: {code}", f"  text: {text}"]
+    (small_repo / "knowledge/holdout").mkdir(parents=True, exist_ok=True)
+    (small_repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines) + "\n")
+    git(small_repo, "add", "-A")
+    git(small_repo, "commit", "-q", "-m", "a holdout set")
+    r = Repository(small_repo)
+    derived.build(r, TreeState(r, r.resolve_commit("main")))
+    _draft(small_repo, "m9", "water desalination", "E36")
+    _forget(small_repo)
+    matching._MEMORY.clear()
+    matching._LAST_TREE.clear()
+    expected = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
+    assert [c["text"] for c in expected.metrics["holdout"]["mapping"]["flipped_to_correct"]] == [
+        "water desalination"
+    ]
+    _forget(small_repo)
+    matching._MEMORY.clear()
+    matching._LAST_TREE.clear()
+
+    def whole_library(*_args: Any) -> Any:
+        raise AssertionError("the pattern table was computed from every entry")
+
+    monkeypatch.setattr(matching, "_compute", whole_library)
+    got = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
+    assert got.findings == expected.findings and got.metrics["holdout"] == expected.metrics["holdout"]

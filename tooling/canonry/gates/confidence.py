@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..learning.matching import per_entry, read_entries
+from ..learning.matching import per_entry
 from ..store.confidence import EffectiveConfidence, as_datetime, effective_confidence
 from ..store.entries import Library
 from ..store.registry import ConfidencePolicy, LibrarySpec
 from ..store.text import normalize_text
+from .aggregates import blocked_others
 from .context import GateContext
 from .findings import WARNING, Finding
+from .thresholds import is_blocked
 
 NAME = "confidence"
 BLOCKED = "blocked"
@@ -100,7 +102,6 @@ def _check_library(
     ctx: GateContext, spec: LibrarySpec, policy: ConfidencePolicy, at: dt.datetime
 ) -> list[Finding]:
     assert spec.confidence_field is not None
-    lib = ctx.head_library(spec)
     base_len = len(spec.path) + 1
     changed = {
         entry_id
@@ -109,7 +110,7 @@ def _check_library(
         and (entry_id := spec.id_from_relative_path(change.path[base_len:])) is not None
     }
     out: list[Finding] = []
-    for entry_id, entry in sorted(read_entries(lib, changed).items()):
+    for entry_id, entry in sorted(ctx.changed_docs(spec).items()):
         eff = effective_confidence(entry, policy, at, field=spec.confidence_field)
         if eff.band == BLOCKED:
             out.append(
@@ -127,14 +128,16 @@ def _check_library(
             )
     if not changed:
         return out  # a library the draft leaves alone: its decay is not this draft's news
-    others = _blocked_ids(lib, policy, at) - changed
+    others = blocked_others(ctx, spec, policy, at, changed)
+    if others is None:  # the head's library off a pure tree: judge every entry
+        others = len(_blocked_ids(ctx.head_library(spec), policy, at) - changed)
     if others:
         out.append(
             Finding(
                 path=spec.path,
                 gate=NAME,
                 severity=WARNING,
-                message=f"{len(others)} other entries are in the blocked band by now"
+                message=f"{others} other entries are in the blocked band by now"
                 f" (see `canonry confidence {spec.name}@main`)",
                 library=spec.name,
             )
@@ -152,6 +155,6 @@ def _blocked_ids(lib: Library, policy: ConfidencePolicy, at: dt.datetime) -> set
     blocked = set()
     for entry_id, (value, source, updated) in per_entry(lib, f"{_INPUTS}:{field}", inputs).items():
         entry = {field: value, "source": source, "updated_at": updated}
-        if effective_confidence(entry, policy, at, field=field).band == BLOCKED:
+        if is_blocked(entry, policy, at, field):
             blocked.add(entry_id)
     return blocked

@@ -22,7 +22,7 @@ from ..compare.merge import FieldConflict, field_keys, merge_trees
 from ..store.states import FileRef, State
 from .content import Landing, Positions, content_specs, landing
 from .context import GateContext
-from .derived import Section, conflict_index, conflict_values, key_of
+from .derived import conflict_index, conflict_section, conflict_values, key_of
 from .findings import ERROR, Finding
 
 NAME = "conflicts"
@@ -49,15 +49,11 @@ def _semantic(ctx: GateContext, land: Landing, positions: Positions) -> list[Fin
     keys, values = spec.conflicts.key, spec.conflicts.values
 
     params = [list(keys), list(values)]
-
-    def build(docs: dict[str, dict[str, Any]]) -> dict[str, list[list[str]]]:
-        return conflict_index(docs, params)
-
     if not land.changed:
         return []
     key_by_id = {e.entry_id: key_of(e.doc, keys) for e in land.changed}
-    index = land.index(ctx, Section("conflict-keys", params, build))
-    fresh = build(land.fresh)
+    index = land.index(ctx, conflict_section(spec))
+    fresh = conflict_index(land.fresh, params)
     out = []
     for entry in land.changed:
         key = key_by_id[entry.entry_id]

@@ -11,22 +11,24 @@ laid over it like the draft's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import EntrySyntaxError
 from ..store import index as shipped
 from ..store.entries import Library, parse_blob, store_for
+from ..store.packed import PackedError
 from ..store.registry import LibrarySpec
 from ..store.repo import BLOB_MODE, Repository
 from ..store.states import FileRef, State
 from ..store.yamlio import Path, load_yaml_with_positions, position_of
 from .context import GateContext
-from .derived import INDEX_VERSION, Section, docs_of, key_of, normalize_key, tree_changes
+from .derived import INDEX_VERSION, Section, has_section, key_of, normalize_key, sections_for, source_of
 from .findings import Finding
 
 __all__ = ["INDEX_VERSION", "key_of", "normalize_key"]
+SectionValue = Any  # what Section.open gives: a KeyedTable, a NearIndex, a Thresholds, a JSON value
 NEARBY_CHANGES = 20_000  # a published tree at most this many files away serves as the base's index
 NEARBY_VERSIONS = 8  # the latest published versions of a library tried as nearby trees (a tree diff each)
 _MEMORY: dict[str, Any] = {}
@@ -139,26 +141,15 @@ class Landing:
     on_main: set[str] = field(default_factory=set)
     index_tree: str | None = None  # a nearby published tree whose shipped index stands in
 
-    def index(self, ctx: GateContext, section: Section) -> Any:
-        """A section of the index under this landing (the base's, or the nearby tree's)."""
-        return cached_index(
-            ctx.repo,
-            self.index_state,
-            self.spec,
-            section.kind,
-            section.params,
-            section.build,
-            self.index_tree,
-        )
+    def index(self, ctx: GateContext, section: Section) -> SectionValue:
+        """A section of the index under this landing (the base's, or the nearby tree's), opened."""
+        return cached_section(ctx.repo, self.index_state, self.spec, section, self.index_tree)
 
     def describe(self, ctx: GateContext, entry_id: str) -> str:
         """`<id> (<title>)`, saying so when main gained it since the draft began."""
         doc: Any = self.fresh.get(entry_id)
         if doc is None:
-            library = _library(ctx, self.spec)
-            tree = library.tree
-            if tree is None or store_for(ctx.repo).lookup_entry(tree, entry_id) is False:
-                _ = library.index  # one listing rather than a path lookup in a large folder each
+            library = _library(ctx, self.spec)  # one entry by its path: no listing of the library
             try:
                 doc = library[entry_id]
             except (KeyError, EntrySyntaxError):
@@ -168,6 +159,15 @@ class Landing:
 
 
 def landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
+    """The library as the draft would land (computed once per gate run)."""
+    key = ("landing", spec.name, id(spec))  # specs are not hashable; they live as long as ctx
+    if key not in ctx.shared:
+        ctx.shared[key] = _landing(ctx, spec)
+    found: Landing = ctx.shared[key]
+    return found
+
+
+def _landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
     changed = changed_entries(ctx, spec)
     out = Landing(spec, ctx.base or ctx.head, changed)
     touched: set[str] = set()
@@ -180,15 +180,10 @@ def landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
     for entry in changed:
         out.fresh[entry.entry_id] = entry.doc
     tree = out.index_state.tree_id(spec.path)
-    near = _nearby(ctx.repo, out.index_state, spec, tree) if changed else None
-    seed_tree = near or tree
-    if changed and seed_tree:
-        from .derived import seed_per_entry
-
-        seed_per_entry(ctx.repo, spec, seed_tree)  # the evidence and confidence gates' values
+    near = nearby(ctx, spec) if changed else None
     if near is not None and tree is not None:
         out.index_tree = near  # the base's index is the nearby one plus their difference
-        for entry_id, doc in tree_changes(ctx.repo, near, tree, spec, out.index_state):
+        for entry_id, doc in _tree_changes(ctx.repo, near, tree, spec):
             out.stale.add(entry_id)
             if doc is not None and entry_id not in touched:
                 out.fresh[entry_id] = doc
@@ -206,15 +201,31 @@ def landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
     return out
 
 
-def _nearby(repo: Repository, state: State, spec: LibrarySpec, tree: str | None) -> str | None:
+def nearby(ctx: GateContext, spec: LibrarySpec) -> str | None:
     """A published tree near the base's library tree whose shipped index can stand in for its own.
 
     None when the base's own index is at hand (cached here, or shipped) or none is near.
+    Computed once per gate run.
     """
-    from .derived import sections_for
+    key = ("nearby", spec.name, id(spec))
+    if key not in ctx.shared:
+        state = ctx.base or ctx.head
+        ctx.shared[key] = _nearby(ctx.repo, spec, state.tree_id(spec.path))
+    found: str | None = ctx.shared[key]
+    return found
 
+
+def section_at_hand(repo: Repository, spec: LibrarySpec, tree: str, section: Section) -> bool:
+    """Whether a tree's section is in memory, in the local cache, or shipped (not yet audited)."""
+    key = f"{section.key(spec)}:{tree}"
+    if f"{repo.git_dir}\0{key}" in _MEMORY or store_for(repo).has_results([key]):
+        return True
+    return has_section(repo, spec, tree, section)
+
+
+def _nearby(repo: Repository, spec: LibrarySpec, tree: str | None) -> str | None:
     wanted = sections_for(spec)
-    if tree is None or not wanted:
+    if tree is None:
         return None
     store = store_for(repo)
     keys = [f"{s.key(spec)}:{tree}" for s in wanted]
@@ -223,9 +234,30 @@ def _nearby(repo: Repository, state: State, spec: LibrarySpec, tree: str | None)
     if shipped.read(repo, tree) is not None:
         return None
     found = shipped.nearest(repo, tree, NEARBY_CHANGES, _published_trees(repo, spec))
-    if found is None or not all(s.key(spec) in found[1] for s in wanted):
+    if found is None or not all(has_section(repo, spec, found[0], s) for s in wanted):
         return None
     return found[0]
+
+
+def _tree_changes(
+    repo: Repository, old_tree: str, new_tree: str, spec: LibrarySpec
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """(entry id, its entry at new_tree or None) for every entry that differs between two library trees."""
+    out = []
+    store = store_for(repo)
+    for change in repo.diff_trees(old_tree, new_tree):
+        entry_id = spec.id_from_relative_path(change.path)
+        if entry_id is None:
+            continue
+        doc = None
+        if change.new_oid is not None and change.new_mode is not None:
+            try:
+                ref = FileRef(f"{spec.path}/{change.path}", change.new_oid, change.new_mode)
+                doc = store.parse_blob(repo, ref)
+            except EntrySyntaxError:
+                doc = None
+        out.append((entry_id, doc))
+    return out
 
 
 def _main_changes(
@@ -269,58 +301,41 @@ def _published_trees(repo: Repository, spec: LibrarySpec, latest: int = NEARBY_V
     return out
 
 
-def cached_index(
-    repo: Repository,
-    state: State,
-    spec: LibrarySpec,
-    kind: str,
-    params: Any,
-    build: Callable[[dict[str, dict[str, Any]]], Any],
-    tree: str | None = None,
-) -> Any:
-    """build({id: entry}) over a library at a state, cached by the library's tree id.
+def cached_section(
+    repo: Repository, state: State, spec: LibrarySpec, section: Section, tree: str | None = None
+) -> SectionValue:
+    """A section of the index of a library at a state, opened; cached by the library's tree id.
 
     Looked up in memory, then in the repository's cache, then in the index shipped
     for the tree (verified and audited); built from the entries only when all miss.
-    `tree` names a nearby tree whose shipped index stands in for the state's. The
-    value must be marshal-able (it is kept in the repository's cache).
+    `tree` names a nearby tree whose shipped index stands in for the state's.
     """
     tree = tree or state.tree_id(spec.path)
     if tree is None:
-        return build(docs_of(state, spec)) if state.files(spec.path) else build({})
-    section = Section(kind, params, build)
+        return section.open(section.make(source_of(state, spec)))
     key = f"{section.key(spec)}:{tree}"
     memory_key = f"{repo.git_dir}\0{key}"
     value = _MEMORY.get(memory_key)
+    if value is not None:
+        return value
+    store = store_for(repo)
+    raw = store.get_result(key)
+    try:
+        value = section.open(raw) if isinstance(raw, bytes) else None
+    except PackedError:
+        value = None  # a damaged local cache: rebuild
     if value is None:
-        store = store_for(repo)
-        value = store.get_result(key)
-        if value is None:
-            from .derived import shipped_section
+        from .derived import shipped_section
 
-            value = shipped_section(repo, spec, tree, section)
-            if value is None:
-                if tree != state.tree_id(spec.path):
-                    raise AssertionError("a nearby index is chosen only when it is shipped")
-                value = build(docs_of(state, spec))
-            store.put_result(key, value)
-        _remember(memory_key, value)
+        raw = shipped_section(repo, spec, tree, section)
+        if raw is None:
+            if tree != state.tree_id(spec.path):
+                raise AssertionError("a nearby index is chosen only when it is shipped")
+            raw = section.make(source_of(state, spec))
+        store.put_result(key, raw)
+        value = section.open(raw)
+    _remember(memory_key, value)
     return value
-
-
-def keyed_lookup(
-    repo: Repository,
-    state: State,
-    spec: LibrarySpec,
-    kind: str,
-    params: Any,
-    build: Callable[[dict[str, dict[str, Any]]], dict[str, Any]],
-    keys: Iterable[str],
-    tree: str | None = None,
-) -> dict[str, Any]:
-    """{key: value} for the wanted keys of a keyed index build({id: entry}) of a library at a state."""
-    full = cached_index(repo, state, spec, kind, params, build, tree)
-    return {k: full[k] for k in sorted(set(keys)) if k in full}
 
 
 def _remember(key: str, value: Any) -> None:

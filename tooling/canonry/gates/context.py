@@ -90,6 +90,7 @@ class GateContext:
     _file_findings: dict[str, list[Finding]] = field(default_factory=dict)
     _changes: dict[str, list[FileChange]] = field(default_factory=dict)
     _libs: dict[tuple[str, str], Library] = field(default_factory=dict)
+    shared: dict[Any, Any] = field(default_factory=dict)  # what gates compute once per run and share
 
     # --- rules ----------------------------------------------------------------------
 
@@ -146,6 +147,23 @@ class GateContext:
 
     def changed_entries(self, spec: LibrarySpec) -> list[FileChange]:
         return self.changes(spec.path)
+
+    def changed_docs(self, spec: LibrarySpec, side: str = "new") -> dict[str, dict[str, Any]]:
+        """{entry id: parsed entry} of the changed entries, as head ("new") or base ("old") has them.
+
+        Unparseable ones are left out (the yaml and schema gates report them).
+        """
+        base = len(spec.path) + 1
+        refs: dict[str, FileRef] = {}
+        for change in self.changes(spec.path):
+            ref = change.new if side == "new" else change.old
+            if ref is not None and change.new is not None:
+                entry_id = spec.id_from_relative_path(change.path[base:])
+                if entry_id is not None:
+                    refs[entry_id] = ref
+        state = self.head if side == "new" else (self.base or self.head)
+        parsed = store_for(self.repo).get_many([(r.path, r) for r in refs.values()], state)
+        return {i: doc for i, r in refs.items() if isinstance(doc := parsed.get(r.oid), dict)}
 
     # --- libraries --------------------------------------------------------------------
 

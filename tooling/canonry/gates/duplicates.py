@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
 
 from ..store.entries import store_for
 from .content import Landing, Positions, content_specs, landing
 from .context import GateContext
-from .derived import Section, exact_index, key_of, near_index
+from .derived import Section, exact_index, exact_section, key_of, near_index, near_section
 from .findings import ERROR, WARNING, Finding
 from .near import NearIndex, near_text, similarity
 
@@ -71,13 +70,9 @@ def _exact(ctx: GateContext, land: Landing, positions: Positions) -> dict[str, d
     """{changed entry id: {duplicate's id: finding}}."""
     spec = land.spec
     fields = list(spec.duplicates.exact)
-
-    def build(docs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-        return exact_index(docs, fields)
-
     mine = {e.entry_id: key_of(e.doc, fields) for e in land.changed}
-    index = land.index(ctx, Section("exact-keys", fields, build))
-    fresh = build(land.fresh)
+    index = land.index(ctx, exact_section(spec))
+    fresh = exact_index(land.fresh, fields)
     out: dict[str, dict[str, Finding]] = {}
     for entry in land.changed:
         key = mine[entry.entry_id]
@@ -108,14 +103,10 @@ def _near(
     spec = land.spec
     fields = list(spec.duplicates.near_fields)
     threshold = spec.duplicates.near_threshold
-
-    def build(docs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        return near_index(docs, fields)
-
-    section = Section("near-trigrams", fields, build)
+    section = near_section(spec)
     texts = {e.entry_id: near_text(e.doc, fields) for e in land.changed}
     in_base, compared = _base_matches(ctx, land, section, threshold, [t for t in texts.values() if t])
-    fresh = NearIndex(build(land.fresh))
+    fresh = NearIndex(near_index(land.fresh, fields))
     out: list[Finding] = []
     for entry in land.changed:
         text = texts[entry.entry_id]
@@ -171,7 +162,7 @@ def _base_matches(
             missing.append(text)
     compared = 0
     if missing:
-        base = NearIndex(land.index(ctx, section))
+        base: NearIndex = land.index(ctx, section)
         for text in dict.fromkeys(missing):
             out[text] = base.similar(text, threshold, set())
             compared += base.last_compared

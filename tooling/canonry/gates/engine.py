@@ -17,6 +17,7 @@ from ..store.entries import store_for
 from ..store.repo import Identity, Repository
 from ..store.rules import Rules, load_rules
 from ..store.states import State, TreeState, WorkTreeState
+from .aggregates import entry_count
 from .context import KNOWLEDGE, Check, GateContext, GateOptions
 from .entry import CACHE_VERSION
 from .findings import ERROR, Finding, GateResult
@@ -99,7 +100,7 @@ def run(ctx: GateContext, gates: Sequence[str], extra_gates: Mapping[str, Check]
     libraries = {}
     if registry is not None:
         for spec in ctx.specs():
-            libraries[spec.name] = len(ctx.head_library(spec))
+            libraries[spec.name] = entry_count(ctx, spec)
     result.metrics.update(ctx.metrics)
     result.metrics["libraries"] = libraries
     result.metrics["entries"] = sum(libraries.values())

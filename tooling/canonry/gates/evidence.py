@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..learning import OVERRIDES, cited_override_ids, override_ids_of
+from ..learning import OVERRIDES, override_ids_of
 from ..learning.matching import read_entries
 from ..store.entries import Library
 from ..store.registry import LibrarySpec
+from .aggregates import cited_ids
 from .context import GateContext
 from .findings import ERROR, Finding
 
@@ -37,25 +38,15 @@ def check(ctx: GateContext) -> list[Finding]:
         changes = ctx.changes(spec.path)
         if not changes or spec.name == OVERRIDES:
             continue
-        base_len = len(spec.path) + 1
-        new_ids, old_ids = [], []
-        for change in changes:
-            entry_id = spec.id_from_relative_path(change.path[base_len:])
-            if change.new is not None and entry_id is not None:
-                new_ids.append(entry_id)
-                if change.old is not None:
-                    old_ids.append(entry_id)
-        head_lib = ctx.head_library(spec)
-        base_lib = ctx.base_library(spec)
-        entries = read_entries(head_lib, new_ids)  # unreadable ones: the yaml and schema gates
-        olds = read_entries(base_lib, old_ids) if base_lib is not None else {}
+        entries = ctx.changed_docs(spec)  # unreadable ones: the yaml and schema gates
+        olds = ctx.changed_docs(spec, "old") if ctx.base is not None else {}
         overrides = _Overrides(ctx, registry.libraries.get(OVERRIDES))
         overrides.load(i for e in entries.values() for i in override_ids_of(e))
         for entry_id, entry in entries.items():
             out.extend(_check_entry(spec, entry_id, entry, olds.get(entry_id), need, overrides))
         if _can_cite(ctx, spec):
             ctx.metrics.setdefault("overrides_ingested", {})[spec.name] = len(
-                cited_override_ids(head_lib) & overrides.known_ids()
+                cited_ids(ctx, spec) & overrides.known_ids()
             )
     return out
 

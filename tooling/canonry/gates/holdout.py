@@ -153,6 +153,8 @@ def _check_library(ctx: GateContext, spec: LibrarySpec, base: State | None) -> l
 
     head_lib = ctx.head_library(spec)
     base_lib = Library(base, spec) if base is not None else None
+    if base_lib is not None:
+        _seed_rows(ctx, spec, base_lib)
     try:
         # the base first: the head's patterns are then derived from its through a tree diff
         base_eval = evaluate(spec.holdout, base_lib, holdout.cases) if base_lib is not None else None
@@ -166,6 +168,29 @@ def _check_library(ctx: GateContext, spec: LibrarySpec, base: State | None) -> l
     ctx.metrics.setdefault("holdout", {})[spec.name] = comparison.to_metrics()
     out.extend(_verdict(spec, comparison, path))
     return out
+
+
+def _seed_rows(ctx: GateContext, spec: LibrarySpec, base_lib: Library) -> None:
+    """Hand the matcher the base's pattern table from a shipped index, when one is at hand.
+
+    The base's (or a nearby published tree's) table then costs no parse of every
+    entry, and the head's is one tree diff away (learning.matching derives it).
+    """
+    from ..learning.matching import has_rows, seed_rows
+    from .content import cached_section, nearby, section_at_hand
+    from .derived import rows_section
+
+    if base_lib.tree is None or has_rows(base_lib):
+        return
+    section = rows_section(spec)
+    tree = base_lib.tree
+    if not section_at_hand(ctx.repo, spec, tree, section):
+        near = nearby(ctx, spec)
+        if near is None or not section_at_hand(ctx.repo, spec, near, section):
+            return
+        tree = near
+    rows = cached_section(ctx.repo, base_lib.state, spec, section, tree if tree != base_lib.tree else None)
+    seed_rows(ctx.repo, spec, tree, {i: tuple(r) for i, r in rows.items()})
 
 
 def _verdict(spec: LibrarySpec, c: Comparison, path: str) -> list[Finding]:
@@ -256,16 +281,9 @@ def _holdout_changes(
 
 def _leaks(ctx: GateContext, spec: LibrarySpec, holdout: HoldoutSet) -> list[Finding]:
     """New or changed entries whose text is a holdout text, or that cite an override whose text is."""
-    base_len = len(spec.path) + 1
-    ids = [
-        entry_id
-        for change in ctx.changes(spec.path)
-        if change.new is not None
-        and (entry_id := spec.id_from_relative_path(change.path[base_len:])) is not None
-    ]
-    if not ids:
+    entries = ctx.changed_docs(spec)  # unreadable ones: the yaml and schema gates
+    if not entries:
         return []
-    entries = read_entries(ctx.head_library(spec), ids)  # unreadable ones: the yaml and schema gates
     return _entry_leaks(spec, entries, holdout) + _override_leaks(ctx, spec, entries, holdout)
 
 

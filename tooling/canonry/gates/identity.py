@@ -8,6 +8,8 @@ folding and NFC normalization.
 
 from __future__ import annotations
 
+from ..store.registry import Registry
+from .aggregates import odd_paths
 from .context import HOLDOUT_DIR, KNOWLEDGE, GateContext, nfc_casefold
 from .entry import mode_problem
 from .findings import ERROR, Finding
@@ -53,18 +55,77 @@ def check(ctx: GateContext) -> list[Finding]:
         )
     new_paths = {c.path for c in changes if c.new is not None}
     if new_paths:
-        seen: dict[str, str] = {}
-        for path in sorted(ctx.head.files(KNOWLEDGE)):
-            folded = nfc_casefold(path)
-            other = seen.get(folded)
-            if other is not None and (path in new_paths or other in new_paths):
-                out.append(
-                    Finding(
-                        path=path,
-                        gate=NAME,
-                        severity=ERROR,
-                        message=f"name collides with {other} after case folding and NFC",
+        groups = _groups(ctx, registry, new_paths)
+        for group in groups:
+            first = group[0]
+            for path in group[1:]:
+                if path in new_paths or first in new_paths:
+                    out.append(
+                        Finding(
+                            path=path,
+                            gate=NAME,
+                            severity=ERROR,
+                            message=f"name collides with {first} after case folding and NFC",
+                        )
                     )
-                )
-            seen.setdefault(folded, path)
+    return out
+
+
+def _groups(ctx: GateContext, registry: Registry, new_paths: set[str]) -> list[list[str]]:
+    """The head's paths under knowledge/ folding to the same name as a new path: sorted groups of 2 or more.
+
+    Two names fold alike only when at least one of them changes under folding (an
+    "odd" name); so the head's odd names (from the libraries' indexes and a tree diff,
+    aggregates.odd_paths) and a lookup of each new path's folded name suffice.
+    """
+    odd = _odd_names(ctx, registry)
+    if odd is None:  # off a pure tree: fold every name
+        by_fold: dict[str, list[str]] = {}
+        for path in sorted(ctx.head.files(KNOWLEDGE)):
+            by_fold.setdefault(nfc_casefold(path), []).append(path)
+        wanted = {nfc_casefold(p) for p in new_paths}
+        return [g for f, g in sorted(by_fold.items()) if f in wanted and len(g) > 1]
+    odd_by_fold: dict[str, set[str]] = {}
+    for path in odd:
+        odd_by_fold.setdefault(nfc_casefold(path), set()).add(path)
+    root = ctx.head.tree_id("")
+    groups: dict[str, list[str]] = {}
+    for path in sorted(new_paths):
+        folded = nfc_casefold(path)
+        if folded in groups:
+            continue
+        members = set(odd_by_fold.get(folded, ()))
+        if root is not None:
+            item = ctx.repo.entry_at(root, folded)
+            if item is not None and not item.is_tree:
+                members.add(folded)
+        if path in odd or path == folded:
+            members.add(path)
+        if len(members) > 1:
+            groups[folded] = sorted(members)
+    return [groups[f] for f in sorted(groups)]
+
+
+def _odd_names(ctx: GateContext, registry: Registry) -> set[str] | None:
+    """Every path under knowledge/ at the head that NFC and case folding change; None off a pure tree."""
+    root = ctx.head.tree_id(KNOWLEDGE)
+    if root is None:
+        return None
+    library_dirs = {spec.path for spec in registry.libraries.values()}
+    out: set[str] = set()
+    for spec in registry.libraries.values():
+        found = odd_paths(ctx, spec)
+        if found is None:
+            return None
+        out.update(found)
+    pending = [(KNOWLEDGE, root)]
+    while pending:  # the files outside the library folders (holdout sets, strays): few
+        folder, tree = pending.pop()
+        for item in ctx.repo.list_tree(tree):
+            path = f"{folder}/{item.name}"
+            if item.is_tree:
+                if path not in library_dirs:
+                    pending.append((path, item.oid))
+            elif nfc_casefold(path) != path:
+                out.add(path)
     return out

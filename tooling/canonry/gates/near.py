@@ -16,15 +16,16 @@ import hashlib
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..store.packed import PackedError, numbers, pack_fields, unpack_fields
 from ..store.text import normalize_text
 
 # --- near duplicates -----------------------------------------------------------------
 
 
-def near_text(doc: dict[str, Any], fields: Iterable[str]) -> str:
+def near_text(doc: Mapping[str, Any], fields: Iterable[str]) -> str:
     parts = [normalize_text(v) for f in fields if isinstance(v := doc.get(f), str)]
     return " ".join(p for p in parts if p)
 
@@ -50,19 +51,35 @@ class NearIndex:
 
     Positions run in order of text length, so the part of a posting list within a
     length window is one slice, found by bisection. Everything is kept in a few
-    strings and byte arrays, so a cached index of 100,000 texts loads in milliseconds.
+    strings and arrays packed as one byte string (canonry.store.packed), so an
+    index of 100,000 texts opens in milliseconds and is safe to read from a remote.
     """
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._ids: str = data["ids"]
-        self._texts: str = data["texts"]
-        self._id_at = _ints("I", data["id_offsets"])
-        self._text_at = _ints("I", data["text_offsets"])
-        self.lengths = _ints("I", data["lengths"])
-        self.sizes = _ints("I", data["sizes"])
-        self.grams: dict[str, bytes] = data["grams"]
-        self._word_hashes = _ints("Q", data["word_hashes"])
-        self._word_positions = _ints("I", data["word_positions"])
+    def __init__(self, data: bytes | memoryview) -> None:
+        fields = unpack_fields(data)
+        try:
+            self._ids: str = bytes(fields["ids"]).decode("utf-8")
+            self._texts: str = bytes(fields["texts"]).decode("utf-8")
+            self._id_at = numbers("I", fields["id_offsets"])
+            self._text_at = numbers("I", fields["text_offsets"])
+            self.lengths = numbers("I", fields["lengths"])
+            self.sizes = numbers("I", fields["sizes"])
+            grams = bytes(fields["grams"]).decode("utf-8")
+            self._grams = grams.split("\n") if grams else []
+            self._gram_at = numbers("I", fields["gram_offsets"])
+            self._postings = bytes(fields["postings"])
+            self._word_hashes = numbers("Q", fields["word_hashes"])
+            self._word_positions = numbers("I", fields["word_positions"])
+        except (KeyError, UnicodeDecodeError) as exc:
+            raise PackedError(f"not a near-duplicate index ({type(exc).__name__})") from None
+        n = len(self.lengths)
+        if not (
+            len(self._id_at) == len(self._text_at) == n + 1
+            and len(self.sizes) == n
+            and len(self._gram_at) == len(self._grams) + 1
+            and len(self._word_hashes) == len(self._word_positions)
+        ):
+            raise PackedError("a near-duplicate index whose parts disagree")
         self.last_compared = 0
 
     def __len__(self) -> int:
@@ -74,9 +91,28 @@ class NearIndex:
     def text(self, position: int) -> str:
         return self._texts[self._text_at[position] : self._text_at[position + 1] - 1]
 
+    def posting(self, gram: str) -> memoryview:
+        """The positions of the texts holding a trigram, ascending."""
+        i = bisect.bisect_left(self._grams, gram)
+        if i == len(self._grams) or self._grams[i] != gram:
+            return memoryview(b"").cast("I")
+        start, stop = self._gram_at[i], self._gram_at[i + 1]
+        if not start <= stop <= len(self._postings) or (stop - start) % 4:
+            raise PackedError("a posting list outside the index")
+        return memoryview(self._postings)[start:stop].cast("I")
+
+    def position_of(self, entry_id: str, text: str) -> int | None:
+        """The position of an id indexed with a text of this length, or None."""
+        start = bisect.bisect_left(self.lengths, len(text))
+        stop = bisect.bisect_right(self.lengths, len(text))
+        for position in range(start, stop):
+            if self.id(position) == entry_id:
+                return position
+        return None
+
     @staticmethod
-    def build(texts: dict[str, str]) -> dict[str, Any]:
-        """The marshal-able form of an index over {id: normalized text} (no newlines in either)."""
+    def build(texts: dict[str, str]) -> bytes:
+        """The packed index over {id: normalized text} (no newlines in either)."""
         ids = sorted(texts, key=lambda i: (len(texts[i]), i))
         ordered = [texts[i] for i in ids]
         postings: dict[str, array[int]] = {}
@@ -92,17 +128,25 @@ class NearIndex:
                 got.append(position)
             words.append((_word_hash(word_set(text)), position))
         words.sort()
-        return {
-            "ids": "\n".join(ids) + "\n",
-            "id_offsets": _offsets(ids),
-            "texts": "\n".join(ordered) + "\n",
-            "text_offsets": _offsets(ordered),
-            "lengths": array("I", (len(t) for t in ordered)).tobytes(),
-            "sizes": sizes.tobytes(),
-            "grams": {g: p.tobytes() for g, p in sorted(postings.items())},
-            "word_hashes": array("Q", (h for h, _ in words)).tobytes(),
-            "word_positions": array("I", (p for _, p in words)).tobytes(),
-        }
+        names = sorted(postings)
+        gram_at = array("I", [0])
+        for name in names:
+            gram_at.append(gram_at[-1] + 4 * len(postings[name]))
+        return pack_fields(
+            {
+                "ids": ("\n".join(ids) + "\n").encode("utf-8"),
+                "id_offsets": _offsets(ids),
+                "texts": ("\n".join(ordered) + "\n").encode("utf-8"),
+                "text_offsets": _offsets(ordered),
+                "lengths": array("I", (len(t) for t in ordered)).tobytes(),
+                "sizes": sizes.tobytes(),
+                "grams": "\n".join(names).encode("utf-8"),
+                "gram_offsets": gram_at.tobytes(),
+                "postings": b"".join(postings[n].tobytes() for n in names),
+                "word_hashes": array("Q", (h for h, _ in words)).tobytes(),
+                "word_positions": array("I", (p for _, p in words)).tobytes(),
+            }
+        )
 
     def same_words(self, text: str) -> list[int]:
         """Positions of the texts made of the same set of words as text."""
@@ -141,9 +185,8 @@ class NearIndex:
         if need[high] > 0:  # count shared trigrams per text within the window, in C
             shared: Counter[int] = Counter()
             for gram in grams:
-                posting = self.grams.get(gram)
-                if posting:
-                    view = memoryview(posting).cast("I")
+                view = self.posting(gram)
+                if view:
                     shared.update(view[bisect.bisect_left(view, start) : bisect.bisect_left(view, stop)])
             lengths, sizes = self.lengths, self.sizes
             candidates = [
@@ -161,12 +204,6 @@ class NearIndex:
             if matcher.quick_ratio() >= threshold and (score := matcher.ratio()) >= threshold:
                 out.append((entry_id, score))
         return sorted(out)
-
-
-def _ints(kind: str, data: bytes) -> array[int]:
-    out = array(kind)
-    out.frombytes(data)
-    return out
 
 
 def _offsets(items: list[str]) -> bytes:

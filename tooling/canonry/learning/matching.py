@@ -28,26 +28,28 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..store.entries import Library, store_for
+from ..store.registry import LibrarySpec
 from ..store.repo import Repository
 from ..store.rule_functions import ISIC_DIVISIONS as ISIC_DIVISIONS
 from ..store.states import FileRef
 from ..store.text import normalize_text
-from .stemming import content_stems, stems
+from .patterns import KINDS as KINDS
+from .patterns import Match as Match
+from .patterns import PatternIndex as PatternIndex
+from .patterns import Row as Row
+from .patterns import tokens as tokens
 
 SECTOR_CODE_RE = re.compile(r"[A-U][0-9]{2}")
 
 
 _ROWS_VERSION = "pattern-rows:v1"
-_INDEX_VERSION = "pattern-index:v4"
+_INDEX_VERSION = "pattern-index:v5"
 _MEMORY_TREES = 8
 
-# (entry id, normalized phrase, sector code, confidence, language)
-Row = tuple[str, str, str, float, str]
 # What per_entry caches for each entry: fn(entry id, entry), a marshal-able value or None.
 PerEntry = Callable[[str, Mapping[str, Any]], Any]
 
@@ -60,10 +62,6 @@ def is_sector_code(code: object) -> bool:
 def is_isic_division(code: object) -> bool:
     """A code that names an ISIC Rev.4 division (`C24` yes, `C99` no)."""
     return isinstance(code, str) and code in ISIC_DIVISIONS
-
-
-def tokens(text: str) -> list[str]:
-    return normalize_text(text).split()
 
 
 def row_of(entry_id: str, entry: Mapping[str, Any]) -> Row | None:
@@ -79,187 +77,6 @@ def row_of(entry_id: str, entry: Mapping[str, Any]) -> Row | None:
         confidence = 0.0
     language = entry.get("language")
     return (entry_id, phrase, code, float(confidence), language if isinstance(language, str) else "")
-
-
-@dataclass(frozen=True)
-class Match:
-    """One pattern found in a text, and how: the explanation of an answer.
-
-    `kind` is `phrase` (its words in order, as written), `words` (all its words, in
-    another order or form) or `partial` (all but one of its words, for patterns of
-    three meaningful words or more). `matched` and `total` count the pattern's
-    meaningful words (stems) found in the text and in the pattern.
-    """
-
-    entry_id: str
-    phrase: str
-    sector_code: str
-    confidence: float
-    language: str = ""
-    kind: str = "phrase"
-    matched: int = 0
-    total: int = 0
-
-    def explain(self) -> str:
-        return f"{self.phrase!r} ({self.kind}, {self.matched} of {self.total} words) -> {self.sector_code}"
-
-
-KINDS = ("phrase", "words", "partial")
-MAX_VISITS = 20_000  # bound on the subset walk of one text (a pathological text stops early)
-
-
-def _row_stems(row: Row) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(stems in order, sorted distinct meaningful stems) of a row's phrase."""
-    toks = row[1].split()
-    ordered = stems(toks)
-    content = content_stems(toks) or tuple(sorted(set(ordered)))
-    return ordered, content
-
-
-def _static_rank(row: Row, content: int, ordered: int) -> tuple[int, int, int, float, str, str]:
-    # smaller is better: more meaningful words, more words, more characters, more confident
-    return (-content, -ordered, -len(row[1]), -row[3], row[2], row[0])
-
-
-# One indexed pattern: (static rank, row, its stems in order joined by spaces, its meaningful stem count)
-Item = tuple[tuple[int, int, int, float, str, str], Row, str, int]
-
-
-class PatternIndex:
-    """Patterns by their sorted meaningful stems (all of them, and all but one), plus key prefixes.
-
-    Keys map to positions in one list of patterns (the best per sector code under
-    a key, at most four). A text's sorted distinct stems are walked as a trie laid
-    flat: a key is extended only while it is a prefix of some pattern's key, so
-    the cost follows the patterns a text can reach, not the size of the library.
-    """
-
-    KEEP = 4  # patterns per key: the best of each sector code
-
-    def __init__(self, rows: Iterable[Row]) -> None:
-        items: list[Item] = []
-        # key -> [positions found with all words, positions found with all but one, a prefix of a longer key]
-        keys: dict[str, list[Any]] = {}
-        for row in rows:
-            ordered, content = _row_stems(row)
-            position = len(items)
-            rank = _static_rank(row, len(content), len(ordered))
-            items.append((rank, row, " ".join(ordered), len(content)))
-            wanted = [(0, content)]
-            if len(content) >= 3:
-                wanted.extend((1, content[:i] + content[i + 1 :]) for i in range(len(content)))
-            for slot, key in wanted:
-                self._keep(items, keys.setdefault(" ".join(key), [[], [], False])[slot], position)
-                for cut in range(1, len(key)):
-                    keys.setdefault(" ".join(key[:cut]), [[], [], False])[2] = True
-        self._items = items
-        self._keys = keys
-
-    @classmethod
-    def _keep(cls, items: list[Item], held: list[int], position: int) -> None:
-        """Keep the best pattern per sector code under a key, best first, at most KEEP codes."""
-        new = items[position]
-        for i, other in enumerate(held):
-            if items[other][1][2] == new[1][2]:
-                if new[0] < items[other][0]:
-                    held[i] = position
-                    held.sort(key=lambda p: items[p][0])
-                return
-        held.append(position)
-        held.sort(key=lambda p: items[p][0])
-        del held[cls.KEEP :]
-
-    def state(self) -> tuple[Any, ...]:
-        """Plain data to cache (marshal-able); `from_state` rebuilds the index from it."""
-        return self._items, self._keys
-
-    @classmethod
-    def from_state(cls, state: Any) -> PatternIndex:
-        index = cls(())
-        index._items, index._keys = state
-        return index
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def candidates(self, toks: Sequence[str]) -> list[Match]:
-        """Every pattern found in the tokens (best per pattern), best first."""
-        return [m for _, m in self.ranked(toks)]
-
-    def _hits(self, toks: Sequence[str]) -> tuple[str, dict[int, bool]]:
-        """(the text's stems joined, {pattern position: found partially}) of the tokens."""
-        ordered = stems(toks)
-        text_stems = content_stems(toks) or tuple(sorted(set(ordered)))
-        hits: dict[int, bool] = {}
-        visits = 0
-        stack: list[tuple[int, str]] = [(0, "")]
-        keys = self._keys
-        n = len(text_stems)
-        while stack and visits < MAX_VISITS:
-            start, prefix = stack.pop()
-            for j in range(start, n):
-                visits += 1
-                key = f"{prefix} {text_stems[j]}" if prefix else text_stems[j]
-                found = keys.get(key)
-                if found is None:
-                    continue
-                for position in found[0]:
-                    hits[position] = False  # a full match beats a partial one of the same pattern
-                for position in found[1]:
-                    hits.setdefault(position, True)
-                if found[2]:
-                    stack.append((j + 1, key))
-        return f" {' '.join(ordered)} ", hits
-
-    def _ranked_item(self, position: int, partial: bool, text: str) -> tuple[tuple[Any, ...], str, int]:
-        static, _row, joined, content = self._items[position]
-        if partial:
-            kind, matched = "partial", content - 1
-        else:
-            kind, matched = ("phrase" if f" {joined} " in text else "words"), content
-        return (-matched, KINDS.index(kind), *static[1:]), kind, matched
-
-    def ranked(self, toks: Sequence[str]) -> list[tuple[tuple[Any, ...], Match]]:
-        """(rank, match) of every pattern found in the tokens, best (smallest rank) first.
-
-        Ranks compare across indexes: the winner of two indexes' patterns is the smaller rank.
-        """
-        text, hits = self._hits(toks)
-        out = []
-        for position, partial in hits.items():
-            rank, kind, matched = self._ranked_item(position, partial, text)
-            row, content = self._items[position][1], self._items[position][3]
-            out.append((rank, Match(row[0], row[1], row[2], row[3], row[4], kind, matched, content)))
-        out.sort(key=lambda v: v[0])
-        return out
-
-    def match_tokens(self, toks: Sequence[str]) -> Match | None:
-        """The winning pattern among those found in the tokens, or None."""
-        text, hits = self._hits(toks)
-        if not hits:
-            return None
-        items = self._items
-        # the most matched words and the better of full / partial first; the finer rank among those only
-        top = min((partial - items[p][3], partial) for p, partial in hits.items())
-        best: tuple[tuple[Any, ...], int, str, int] | None = None
-        for position, partial in hits.items():
-            if (partial - items[position][3], partial) != top:
-                continue
-            rank, kind, matched = self._ranked_item(position, partial, text)
-            if best is None or rank < best[0]:
-                best = (rank, position, kind, matched)
-        assert best is not None
-        _rank, position, kind, matched = best
-        row, content = items[position][1], items[position][3]
-        return Match(row[0], row[1], row[2], row[3], row[4], kind, matched, content)
-
-    def match(self, text: str) -> Match | None:
-        return self.match_tokens(tokens(text))
-
-    def classify(self, text: str) -> str | None:
-        """The sector code of the text, or None when no pattern matches."""
-        found = self.match(text)
-        return found.sector_code if found else None
 
 
 # --- values per entry, rows and indexes: cached by tree id -------------------------------------------------
@@ -319,24 +136,70 @@ def per_entry(library: Library, kind: str, fn: PerEntry) -> dict[str, Any]:
     return values
 
 
+def seed_rows(repo: Repository, spec: LibrarySpec, tree: str, rows: Mapping[str, Row]) -> None:
+    """Take a library tree's pattern rows from elsewhere (a shipped index, audited by its reader).
+
+    The tree's rows are then not computed from its entries, and the library's next
+    tree (the base, a draft's head) is derived from them through a tree diff.
+    """
+    if _load(repo, _ROWS_VERSION, tree) is None:
+        _save(repo, _ROWS_VERSION, tree, dict(rows))
+    _LAST_TREE[(str(repo.git_dir), spec.path, _ROWS_VERSION)] = tree
+
+
+def has_rows(library: Library) -> bool:
+    """Whether the library tree's pattern rows are at hand (memory or the repository's cache)."""
+    return library.tree is not None and _load(library.state.repo, _ROWS_VERSION, library.tree) is not None
+
+
 def pattern_rows(library: Library) -> dict[str, Row]:
     """{entry id: row} for every entry of the library that can match (cached by tree id)."""
     return per_entry(library, _ROWS_VERSION, row_of)
 
 
 def pattern_index(library: Library) -> PatternIndex:
-    """The matching index of a library (built once per tree id, then cached)."""
+    """The matching index of a library (cached by tree id).
+
+    A tree not seen before is derived from the last index built or loaded for the
+    library in this process (a tree diff: its changed rows taken out and put in,
+    `PatternIndex.derive`), else built from every row and cached.
+    """
     tree = library.tree
     if tree is None:
         return PatternIndex(pattern_rows(library).values())
     repo = library.state.repo
+    last = (str(repo.git_dir), library.spec.path, _INDEX_VERSION)
     state = _load(repo, _INDEX_VERSION, tree)
-    if isinstance(state, tuple) and len(state) == 2:
+    if isinstance(state, tuple) and len(state) == 5:
         _seen(library, _ROWS_VERSION)
+        _LAST_TREE[last] = tree
         return PatternIndex.from_state(state)
-    index = PatternIndex(pattern_rows(library).values())
-    _save(repo, _INDEX_VERSION, tree, index.state())
+    index = _derive_index(library, _LAST_TREE.get(last))
+    if index is None:
+        index = PatternIndex(pattern_rows(library).values())
+        _save(repo, _INDEX_VERSION, tree, index.state())
+    else:
+        _remember((str(repo.git_dir), _INDEX_VERSION, tree), index.state())  # this process only
+    _LAST_TREE[last] = tree
     return index
+
+
+def _derive_index(library: Library, old_tree: str | None) -> PatternIndex | None:
+    if old_tree is None or library.tree is None or old_tree == library.tree:
+        return None
+    repo = library.state.repo
+    state = _load(repo, _INDEX_VERSION, old_tree)
+    if not (isinstance(state, tuple) and len(state) == 5):
+        return None
+    rows = pattern_rows(library)
+    spec = library.spec
+    changed = {
+        entry_id
+        for change in repo.diff_trees(old_tree, library.tree)
+        if (entry_id := spec.id_from_relative_path(change.path)) is not None
+    }
+    added = [rows[i] for i in sorted(changed) if i in rows]
+    return PatternIndex.from_state(state).derive(changed, added)
 
 
 def read_entries(library: Library, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -1,41 +1,41 @@
 """Derived indexes that travel with the data: one verified git object per library tree.
 
-What the gates and the runtime derive from a library tree (the entry id -> blob
-index, exact keys, the near-duplicate index, conflict keys) is written once, when
-the tree is published or by `canonry index build`, as one object in git reachable
-from `refs/canonry/index/<tree id>`, and fetched with the tags. The format is in
-docs/index-format.md. A reader checks the key (the tree id), the format version
-and the digest, then that the file list hashes to the tree id itself; anything
-that fails is ignored with a warning and the index is built from scratch. The
-gates also re-derive a sample of entries from their blobs (content.py) before
-they use a shipped section.
+What the gates derive from a library tree (exact keys, the near-duplicate
+index, conflict keys, confidence thresholds, citation counts...) is written
+once, when the tree is published or by `canonry index build`, as one object in
+git reachable from `refs/canonry/index/<tree id>`, and fetched with the tags.
+The format is in docs/index-format.md: a header naming the format and the
+tree, a manifest of sections, and each section compressed on its own with its
+own digest, so a reader inflates and checks only the sections it uses. A
+reader checks the key (the tree id), the format version and the manifest's
+digest when it opens the object, and a section's digest when it first reads
+it; anything that fails is ignored with a warning and the index is built from
+the entries instead. The gates also re-derive a sample of entries of the tree
+itself (derived.py) before they use a section.
 
-Layering: this module knows sections as named JSON-able values; what a section
-holds is defined by whoever builds it (gates/content.py for the gate indexes).
+Layering: this module knows sections as named byte strings; what a section
+holds is defined by whoever builds it (gates/derived.py).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import sys
 import zlib
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from .refnames import INDEX_PREFIX
-from .repo import BLOB_MODE, TREE_MODE, Identity, RefUpdate, Repository
+from .repo import BLOB_MODE, Identity, RefUpdate, Repository
 
-FORMAT = "canonry-index/1"
+FORMAT = "canonry-index/2"
 REF_PREFIX = INDEX_PREFIX
 FILE_NAME = "canonry-index"
-FILES = "files"  # the section every object has: [[relative path, blob id, mode], ...]
-MAX_BYTES = 2 << 30  # inflated size an object may claim before it is refused (1,000,000 entries: ~0.7 GB)
+MAX_BYTES = 2 << 30  # inflated size a section may claim before it is refused
+MAX_MANIFEST = 1 << 20
 AUTHOR = Identity("Canonry", "canonry@localhost")
-_BYTES = "\x00b64"
 _WARNED: set[str] = set()
-_MEMORY: dict[tuple[str, str], dict[str, Any] | None] = {}
+_MEMORY: dict[tuple[str, str], Shipped | None] = {}
 
 
 class IndexProblem(Exception):
@@ -58,39 +58,64 @@ def refs_for(repo: Repository, trees: Iterable[str | None]) -> list[str]:
 # --- the object -------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+def _digest(tree: str, manifest: bytes) -> str:
+    return hashlib.sha256(f"{FORMAT}\0{tree}\0".encode() + manifest).hexdigest()
 
 
-def _from_json(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and _BYTES in obj:
-        return base64.b64decode(obj[_BYTES], validate=True)
-    return obj
-
-
-def _digest(tree: str, body: bytes) -> str:
-    return hashlib.sha256(f"{FORMAT}\0{tree}\0".encode() + body).hexdigest()
-
-
-def encode(tree: str, sections: dict[str, Any]) -> bytes:
+def encode(tree: str, sections: Mapping[str, bytes]) -> bytes:
     """The bytes of an index object for a library tree (deterministic for the same sections)."""
-    if FILES not in sections:
-        raise ValueError(f"an index object needs its {FILES!r} section")
-    text = json.dumps(_jsonable(sections), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    body = zlib.compress(text.encode("utf-8"), 6)
-    header = f"{FORMAT}\ntree {tree}\nsize {len(text.encode('utf-8'))}\nsha256 {_digest(tree, body)}\n\n"
-    return header.encode("ascii") + body
+    rows, payloads, at = [], [], 0
+    for name in sorted(sections):
+        raw = bytes(sections[name])
+        packed = zlib.compress(raw, 6)
+        rows.append([name, at, len(packed), len(raw), hashlib.sha256(packed).hexdigest()])
+        payloads.append(packed)
+        at += len(packed)
+    manifest = json.dumps({"sections": rows}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    header = f"{FORMAT}\ntree {tree}\nmanifest {len(manifest)}\nsha256 {_digest(tree, manifest)}\n\n"
+    return header.encode("ascii") + manifest + b"".join(payloads)
 
 
-def decode(data: bytes, tree: str) -> dict[str, Any]:
-    """The sections of an index object for `tree`; IndexProblem when anything does not check out."""
-    header, sep, body = data.partition(b"\n\n")
+class Shipped:
+    """An opened index object: its manifest checked; each section checked when first read."""
+
+    def __init__(self, tree: str, sections: dict[str, tuple[int, int, int, str]], body: memoryview) -> None:
+        self.tree = tree
+        self._sections = sections
+        self._body = body
+        self._read: dict[str, bytes] = {}
+
+    def names(self) -> list[str]:
+        return sorted(self._sections)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._sections
+
+    def section(self, name: str) -> bytes | None:
+        """A section's bytes, None when the object has no such section; IndexProblem when it is damaged."""
+        if name in self._read:
+            return self._read[name]
+        row = self._sections.get(name)
+        if row is None:
+            return None
+        offset, length, size, digest = row
+        packed = self._body[offset : offset + length]
+        if len(packed) != length or hashlib.sha256(packed).hexdigest() != digest:
+            raise IndexProblem(f"section {name!r}: digest mismatch (corrupt or altered)")
+        try:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(packed, size + 1)
+        except zlib.error:
+            raise IndexProblem(f"section {name!r}: unreadable") from None
+        if len(raw) != size or not inflater.eof:
+            raise IndexProblem(f"section {name!r}: its size differs from the manifest")
+        self._read[name] = raw
+        return raw
+
+
+def decode(data: bytes, tree: str) -> Shipped:
+    """The opened index object for `tree`; IndexProblem when its header or manifest does not check out."""
+    header, sep, rest = data.partition(b"\n\n")
     if not sep:
         raise IndexProblem("no header")
     lines = header.decode("ascii", "replace").split("\n")
@@ -99,68 +124,35 @@ def decode(data: bytes, tree: str) -> dict[str, Any]:
     fields = dict(line.partition(" ")[::2] for line in lines[1:])
     if fields.get("tree") != tree:
         raise IndexProblem(f"made for tree {fields.get('tree')!r}, not {tree}")
-    if fields.get("sha256") != _digest(tree, body):
+    try:
+        size = int(fields.get("manifest", ""))
+    except ValueError:
+        raise IndexProblem("no manifest size") from None
+    if not 0 < size <= min(MAX_MANIFEST, len(rest)):
+        raise IndexProblem(f"claims a manifest of {size} bytes")
+    manifest = rest[:size]
+    if fields.get("sha256") != _digest(tree, manifest):
         raise IndexProblem("digest mismatch (corrupt or altered)")
     try:
-        size = int(fields.get("size", ""))
-        if not 0 < size <= MAX_BYTES:
-            raise IndexProblem(f"claims {size} bytes")
-        inflater = zlib.decompressobj()
-        text = inflater.decompress(body, size + 1)
-        if len(text) != size or not inflater.eof:
-            raise IndexProblem("body size differs from its header")
-        sections = json.loads(text.decode("utf-8"), object_hook=_from_json)
-    except (ValueError, zlib.error, UnicodeDecodeError, RecursionError) as exc:
-        raise IndexProblem(f"unreadable body: {type(exc).__name__}") from None
-    if not isinstance(sections, dict) or not isinstance(sections.get(FILES), list):
-        raise IndexProblem("no file list")
-    if tree_id_of(sections[FILES]) != tree:
-        raise IndexProblem("its file list does not hash to the tree it claims")
-    return sections
-
-
-def tree_id_of(files: list[Any]) -> str | None:
-    """The git tree id of a folder holding exactly these (relative path, blob id, mode) files."""
-    root: dict[str, Any] = {}
-    for item in files:
-        if not (isinstance(item, list | tuple) and len(item) == 3):
-            return None
-        path, oid, mode = item
-        if not (isinstance(path, str) and isinstance(oid, str) and isinstance(mode, int)) or len(oid) != 40:
-            return None
-        *folders, name = path.split("/")
-        node = root
-        for folder in folders:
-            node = node.setdefault(folder, {})
-            if not isinstance(node, dict):
-                return None
-        if not name or name in node:
-            return None
-        node[name] = (mode, oid)
-
-    def build(node: dict[str, Any]) -> str:
-        items = []
-        for name, value in node.items():
-            if isinstance(value, dict):
-                items.append((name + "/", name, TREE_MODE, build(value)))
-            else:
-                items.append((name, name, value[0], value[1]))
-        items.sort()  # git's order: a folder sorts as if its name ended with "/"
-        raw = b"".join(
-            f"{mode:o} {name}".encode() + b"\0" + bytes.fromhex(oid) for _, name, mode, oid in items
-        )
-        return hashlib.sha1(b"tree %d\0" % len(raw) + raw).hexdigest()
-
-    try:
-        return build(root)
-    except (ValueError, RecursionError):
-        return None
+        rows = json.loads(manifest.decode("utf-8"))["sections"]
+        sections: dict[str, tuple[int, int, int, str]] = {}
+        for name, offset, length, inflated, digest in rows:
+            if not (isinstance(name, str) and isinstance(digest, str)) or name in sections:
+                raise ValueError
+            if not all(isinstance(n, int) and n >= 0 for n in (offset, length, inflated)):
+                raise ValueError
+            if inflated > MAX_BYTES:
+                raise IndexProblem(f"section {name!r} claims {inflated} bytes")
+            sections[name] = (offset, length, inflated, digest)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        raise IndexProblem("an unreadable manifest") from None
+    return Shipped(tree, sections, memoryview(rest)[size:])
 
 
 # --- reading and writing in a repository -----------------------------------------------
 
 
-def write(repo: Repository, tree: str, sections: dict[str, Any]) -> str:
+def write(repo: Repository, tree: str, sections: Mapping[str, bytes]) -> str:
     """Store the object for tree and point refs/canonry/index/<tree> at it; return the commit."""
     blob = repo.write_blob(encode(tree, sections))
     holder = repo.update_tree(None, {FILE_NAME: (blob, BLOB_MODE)})
@@ -174,8 +166,8 @@ def write(repo: Repository, tree: str, sections: dict[str, Any]) -> str:
     return commit
 
 
-def read(repo: Repository, tree: str) -> dict[str, Any] | None:
-    """The verified sections shipped for a library tree, or None (missing, or rejected with a warning)."""
+def read(repo: Repository, tree: str) -> Shipped | None:
+    """The opened index object shipped for a library tree, or None (missing, or rejected with a warning)."""
     key = (str(repo.git_dir), tree)
     if key in _MEMORY:
         return _MEMORY[key]
@@ -219,7 +211,7 @@ def shipped_trees(repo: Repository) -> list[str]:
 
 def nearest(
     repo: Repository, tree: str, max_changes: int, candidates: Iterable[str] | None = None
-) -> tuple[str, dict[str, Any]] | None:
+) -> tuple[str, Shipped] | None:
     """A verified shipped index of another tree at most max_changes files away from tree, the closest.
 
     `candidates` limits the trees tried (each costs a tree diff); default: every shipped tree.
