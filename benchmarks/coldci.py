@@ -8,7 +8,8 @@ trees (`canonry index build`), serves the repository with `git daemon` on
 the index refs (timed: the index's fetch time), then times whole commands side
 by side with their peers: `canonry gate` of the 150-entry v1 -> v2 change cold
 and warm (and cold without the index), `git diff --name-status`, check-jsonschema
-on the 150 changed files, `canonry validate` of the whole work tree cold,
+on the 150 changed files, the gate again with this project's holdout set added
+to both sides (cold and warm), `canonry validate` of the whole work tree cold,
 check-jsonschema on a sample of the same files (extrapolated to all of them:
 the row says so), `canonry --help` and `canonry diff ... --format json`.
 """
@@ -77,6 +78,29 @@ def _check_jsonschema() -> list[str] | None:
     return [found] if found else None
 
 
+def _with_holdout(clone: Path) -> tuple[str, str]:
+    """Commits on v1 and v2 that add this project's mapping holdout set (the mapping tree unchanged)."""
+    holdout = Path(__file__).resolve().parent.parent / "knowledge" / "holdout" / "mapping.yaml"
+    blob = _git("-C", str(clone), "hash-object", "-w", str(holdout)).strip()
+    made: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        for tag in (V1, V2):
+            git = ["git", "-C", str(clone)]
+            for args in (
+                ["read-tree", f"{tag}^{{commit}}"],
+                ["update-index", "--add", "--cacheinfo", f"100644,{blob},knowledge/holdout/mapping.yaml"],
+            ):
+                subprocess.run([*git, *args], env=env, check=True, capture_output=True)
+            tree = subprocess.run([*git, "write-tree"], env=env, check=True, capture_output=True, text=True)
+            parents = ["-p", f"{tag}^{{commit}}", *(["-p", made[-1]] if made else [])]
+            commit = _git(
+                "-C", str(clone), "commit-tree", tree.stdout.strip(), *parents, "-m", f"{tag} + holdout"
+            )
+            made.append(commit.strip())
+    return made[0], made[1]
+
+
 def run_section(
     repo: Path,
     info: Any,
@@ -127,6 +151,16 @@ def run_section(
             shutil.rmtree(clone / ".git" / "canonry", ignore_errors=True)
             cold.samples.append(run_command(gate))
             warm.samples.append(run_command(gate))
+        progress(f"[{size}] ci: canonry gate with a holdout set, fresh clone with the index, cold / warm")
+        h1, h2 = _with_holdout(clone)
+        hgate = [*canonry, "gate", "--repo", str(clone), "--base", h1, "--head", h2, "--format", "json"]
+        what = "the same change with this project's holdout set (712 cases) on both sides, cold"
+        hcold = row("gate_holdout_cold", what)
+        hwarm = row("gate_holdout_warm", "the same gate with the holdout set again (cache warm)")
+        for _ in range(repeat):
+            shutil.rmtree(clone / ".git" / "canonry", ignore_errors=True)
+            hcold.samples.append(run_command(hgate))
+            hwarm.samples.append(run_command(hgate))
         progress(f"[{size}] ci: canonry gate without the index ({slow_repeat} run(s))")
         noindex = row("gate_no_index", "`canonry gate`, fresh clone without the index, cold")
         hidden = scratch / "refs-canonry"
@@ -221,6 +255,9 @@ def judge(rows: dict[str, Any]) -> None:
         put("gate_fresh_clone", f"{cold / git:.0f}x git diff", "<= 3 s and <= 60x git diff", ok, cold / git)
     if warm is not None:
         put("gate_warm", f"{warm:.2f} s", "<= 1 s", warm <= 1, warm)
+    hcold = m("gate_holdout_cold")
+    if hcold is not None and cold is not None:
+        put("gate_holdout_cold", f"{hcold / cold:.1f}x the gate without a holdout set", value=hcold / cold)
     if noindex is not None and cold is not None:
         put("gate_no_index", f"{noindex / cold:.1f}x the gate with the index", value=noindex / cold)
     v, cj = m("validate_cli_cold"), m("cj_all")

@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 
 import coldci  # noqa: E402
 import generate  # noqa: E402
-from run import _env, canonry_cli  # noqa: E402
+from run import _env, canonry_cli, compile_bytecode  # noqa: E402
 
 V1, V2 = "mapping/v1", "mapping/v2"
 
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     repo = out / f"repo-{args.entries}-sharded"
     started = time.perf_counter()
     info = generate.ensure(repo, args.entries, layout="sharded", worktree=False)
+    compile_bytecode()
     canonry = canonry_cli()
     rows: list[tuple[str, dict[str, Any]]] = []
 

@@ -41,7 +41,12 @@ LIBRARY = "mapping"
 
 
 def _env() -> dict[str, str]:
-    """Workers import canonry from this checkout and see no user or system git config."""
+    """Workers import canonry from this checkout and see no user or system git config.
+
+    Canonry runs as an installed package does: from compiled bytecode (pip writes it
+    on install; `compile_bytecode` writes it for this checkout), whatever
+    PYTHONDONTWRITEBYTECODE the shell has.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TOOLING), env.get("PYTHONPATH", "")) if p)
     env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_TERMINAL_PROMPT="0")
@@ -257,6 +262,13 @@ def run_command(cmd: list[str]) -> dict[str, Any]:
 def _children_cpu() -> float:
     t = os.times()
     return t.children_user + t.children_system
+
+
+def compile_bytecode() -> None:
+    """Write the bytecode of this checkout's Canonry, as installing it does (not timed)."""
+    import compileall
+
+    compileall.compile_dir(str(TOOLING / "canonry"), quiet=1)
 
 
 def canonry_cli() -> list[str]:
@@ -546,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown sections {unknown} (known: {', '.join(SECTIONS)})")
+    compile_bytecode()
     started = time.perf_counter()
     before = machine()
     rows: list[Row] = []
