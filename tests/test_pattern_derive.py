@@ -7,7 +7,24 @@ import random
 import pytest
 from canonry.learning.patterns import PatternIndex, Row, tokens
 
-WORDS = "steel cement plant power solar water hospital rebar mill wind farm oil gas repair school road".split()
+WORDS = [
+    "steel",
+    "cement",
+    "plant",
+    "power",
+    "solar",
+    "water",
+    "hospital",
+    "rebar",
+    "mill",
+    "wind",
+    "farm",
+    "oil",
+    "gas",
+    "repair",
+    "school",
+    "road",
+]
 CODES = ["C24", "C23", "D35", "E36", "Q86", "F42", "A01", "B06"]
 
 

@@ -6,6 +6,8 @@ id): re-checking an unchanged entry under unchanged rules costs a lookup.
 
 from __future__ import annotations
 
+import marshal
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -13,13 +15,15 @@ import jsonschema
 
 from ..errors import EntrySyntaxError, RegistryError
 from ..learning.functions import FunctionPolicy, resolve_function, trusted_policy
-from ..store.entries import _Failure, store_for
+from ..store.entries import _Failure, gc_paused, store_for
 from ..store.registry import ID_RE, LibrarySpec
 from ..store.repo import BLOB_MODE, COMMIT_MODE, EXEC_MODE, LINK_MODE
 from ..store.rules import Rules
 from ..store.states import FileRef, State
 from ..store.yamlio import Path, load_yaml_with_positions, position_of
+from . import workers as parallel
 from .findings import ERROR, Finding
+from .workers import Worker, fork, send, take, tickets_for
 
 CACHE_VERSION = "entry-checks/2"
 
@@ -58,8 +62,6 @@ def check_files(state: State, rules: Rules, spec: LibrarySpec, refs: Iterable[Fi
             todo.append(ref)
     if not todo:
         return findings
-    plain = [r for r in todo if r.mode == BLOB_MODE]
-    parsed = store.get_many(((r.path, r) for r in plain), state)
     try:
         validator = rules.validator(spec)
     except RegistryError as exc:
@@ -67,14 +69,111 @@ def check_files(state: State, rules: Rules, spec: LibrarySpec, refs: Iterable[Fi
         schema_problem: RegistryError | None = exc
     else:
         schema_problem = None
-    results = []
-    for ref in todo:
-        found = _check_one(state, spec, ref, parsed.get(ref.oid), validator, checks)
+
+    results: list[tuple[str, Any]] = []
+
+    def record(done: list[FileRef], found: list[list[Finding]], batch: int = 0) -> None:
         if schema_problem is None:  # without its schema a result is incomplete: never cache it
-            results.append((keys[ref.path], [f.as_tuple() for f in found]))
-        findings.extend(found)
-    store.put_results(results)
+            results.extend(
+                (keys[r.path], [f.as_tuple() for f in fs]) for r, fs in zip(done, found, strict=True)
+            )
+        if len(results) >= batch:
+            store.put_results(results)
+            results.clear()
+
+    with gc_paused():  # parses and findings are many small containers, none of them garbage
+        for found in _check_all(state, spec, todo, validator, checks, record):
+            findings.extend(found)
+        record([], [])
     return findings
+
+
+# Above workers.PARALLEL_MIN files, forked workers, one per core, share them
+# (see _check_all), CHUNK files at a time.
+CHUNK = 256
+BATCH = 4096  # cache rows written at a time meanwhile
+Record = Callable[..., None]  # record(files, their findings, batch): cache them (in batches)
+
+
+def _check_all(
+    state: State,
+    spec: LibrarySpec,
+    todo: list[FileRef],
+    validator: Any,
+    checks: list[tuple[str, Any]],
+    record: Record,
+) -> list[list[Finding]]:
+    """The findings of each file of todo, in order (record gets them to cache as they come).
+
+    With many files, this process and forked workers take chunks of them in turn
+    from a pipe of chunk numbers, so a busy core takes fewer. A worker writes the
+    findings of each chunk it checked and its parses (cache rows, stored here: a
+    worker never touches the database) to a file this process reads between its
+    own chunks. The chunks of a worker that fails are checked here; any error
+    here falls back to checking in one process, so the findings, their order and
+    any error raised are those of checking the files in order in one process.
+    """
+    store = store_for(state.repo)
+
+    def serial() -> list[list[Finding]]:
+        parsed = store.get_many(((r.path, r) for r in todo if r.mode == BLOB_MODE), state)
+        found = [_check_one(state, spec, ref, parsed.get(ref.oid), validator, checks) for ref in todo]
+        record(todo, found)
+        return found
+
+    parts = parallel.worker_count(len(todo))
+    if parts < 2:
+        return serial()
+    store.prefetch([r.oid for r in todo if r.mode == BLOB_MODE])
+    store.flush()
+    size = max(CHUNK, -(-len(todo) // 1024))  # at most 1024 numbers: a pipe's smallest buffer holds them
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    found: dict[int, list[list[Finding]]] = {}
+
+    def check_chunk(index: int) -> list[list[Finding]]:
+        chunk = chunks[index]
+        parsed = store.parse_many(((r.path, r) for r in chunk if r.mode == BLOB_MODE), state, keep=False)
+        return [_check_one(state, spec, ref, parsed.get(ref.oid), validator, checks) for ref in chunk]
+
+    def work(tickets: int, out: int) -> None:  # in a worker
+        for index in take(tickets):
+            tuples = [[f.as_tuple() for f in fs] for fs in check_chunk(index)]
+            send(out, marshal.dumps((index, tuples, store.take_pending())))
+        send(out, b"")
+
+    def done(index: int, result: list[list[Finding]], rows: list[tuple[str, bytes]] | None = None) -> None:
+        if rows is not None:
+            store.adopt(rows)
+        found[index] = result
+        record(chunks[index], result, BATCH)
+        store.flush(BATCH)
+
+    workers: list[Worker] = []
+    try:
+        tickets = tickets_for(len(chunks))
+        if tickets is not None:
+            try:
+                workers = [w for w in (fork(work, tickets) for _ in range(parts - 1)) if w is not None]
+                for index in take(tickets):
+                    done(index, check_chunk(index))
+                    for worker in workers:
+                        worker.receive(chunks, done, wait=False)
+            finally:
+                os.close(tickets)
+        for worker in workers:
+            worker.receive(chunks, done, wait=True)
+        for index in range(len(chunks)):
+            if index not in found:  # its worker failed
+                done(index, check_chunk(index))
+        store.flush()
+    except Exception:
+        found.clear()
+    finally:
+        for worker in workers:
+            worker.close()
+    if len(found) < len(chunks):
+        return serial()
+    return [fs for index in range(len(chunks)) for fs in found[index]]
 
 
 def _check_functions(spec: LibrarySpec, policy: FunctionPolicy) -> list[tuple[str, Callable[..., Any]]]:

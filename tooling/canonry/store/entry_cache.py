@@ -38,6 +38,7 @@ class EntryStore:
         self._memory: dict[str, dict[str, Any] | _Failure] = {}
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[str, bytes]] = []
+        self._unkept: set[str] = set()  # blobs parsed (or adopted) but not held in memory
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,17 +76,50 @@ class EntryStore:
     ) -> dict[str, dict[str, Any] | _Failure]:
         """Parse (or recall) every (source path, file) pair; keyed by blob id."""
         refs = list(refs)
-        missing = [r.oid for _, r in refs if r.oid not in self._memory]
-        self._fetch(missing)
+        self.prefetch([r.oid for _, r in refs])
+        out = self.parse_many(refs, state)
+        self.flush()
+        return out
+
+    def prefetch(self, oids: list[str]) -> None:
+        """Bring the stored parses of these blobs into memory."""
+        self._fetch([oid for oid in oids if oid not in self._memory])
+
+    def parse_many(
+        self, refs: Iterable[tuple[str, FileRef]], state: State, keep: bool = True
+    ) -> dict[str, dict[str, Any] | _Failure]:
+        """Like get_many from memory only: the database is not touched (a forked worker's share).
+
+        Without keep, new parses are not held in memory (when the database holds them):
+        a pass over many files leaves no heap for the collector to walk again and again.
+        """
         out: dict[str, dict[str, Any] | _Failure] = {}
+        keep = keep or self._db is None
         with gc_paused():
             for source, ref in refs:
                 got = self._memory.get(ref.oid)
                 if got is None:
-                    got = self._parse(state.read(ref), source, ref.oid)
+                    got = out.get(ref.oid)
+                if got is None:
+                    got = self._parse(state.read(ref), source, ref.oid, keep)
                 out[ref.oid] = got
-        self.flush()
         return out
+
+    def take_pending(self) -> list[tuple[str, bytes]]:
+        """The rows of the parses made since the last flush (a worker hands them to its parent)."""
+        rows, self._pending = self._pending, []
+        return rows
+
+    def adopt(self, rows: list[tuple[str, bytes]]) -> None:
+        """A worker's parses, written with the next flush; blobs parsed here already are kept as they are."""
+        for oid, blob in rows:
+            if oid in self._memory or oid in self._unkept:
+                continue
+            self._unkept.add(oid)
+            if self._db is None:
+                self._memory[oid] = _decode(blob)
+            else:
+                self._pending.append((oid, blob))
 
     def get(self, ref: FileRef, state: State, source: str) -> dict[str, Any] | _Failure:
         return self.get_many([(source, ref)], state)[ref.oid]
@@ -103,23 +137,43 @@ class EntryStore:
             raise got.error
         return got
 
-    def _parse(self, data: bytes, source: str, oid: str) -> dict[str, Any] | _Failure:
+    def _parse(self, data: bytes, source: str, oid: str, keep: bool = True) -> dict[str, Any] | _Failure:
         result: dict[str, Any] | _Failure
         try:
             result = load_mapping(data, source)
         except EntrySyntaxError as exc:
             result = _Failure(exc)
-        self._memory[oid] = result
+        if keep:
+            self._memory[oid] = result
+        elif oid in self._unkept:
+            return result  # its row is written already (or on its way)
+        else:
+            self._unkept.add(oid)
         self._pending.append((oid, _encode(result)))
         return result
 
-    def flush(self) -> None:
+    def flush(self, batch: int = 0) -> None:
+        """Write the pending parses (only once there are batch of them)."""
         if self._db is None or not self._pending:
             self._pending.clear()
             return
-        with suppress(sqlite3.Error):
-            self._db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?)", self._pending)
+        if len(self._pending) < batch:
+            return
+        self._pending.sort(key=_first)  # in key order the table's b-tree takes them at half the cost
+        self._write_many("INSERT OR REPLACE INTO entries VALUES (?, ?)", self._pending)
         self._pending.clear()
+
+    def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Write rows in one transaction (a commit per row costs more than the rows)."""
+        if self._db is None:
+            return
+        with suppress(sqlite3.Error):
+            self._db.execute("BEGIN")
+            self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        if self._db.in_transaction:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     # results of checks, keyed by whatever determines them (rules digest + blob id)
     def get_result(self, key: str) -> Any:
@@ -204,17 +258,21 @@ class EntryStore:
     def put_results(self, items: list[tuple[str, Any]]) -> None:
         if self._db is None or not items:
             return
-        with suppress(sqlite3.Error, ValueError):
-            self._db.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?, ?)",
-                [(k, marshal.dumps(v)) for k, v in items],
-            )
+        try:
+            rows = [(k, marshal.dumps(v)) for k, v in items]
+        except ValueError:
+            return
+        self._write_many("INSERT OR REPLACE INTO results VALUES (?, ?)", rows)
 
     def put_result(self, key: str, value: Any) -> None:
         if self._db is None:
             return
         with suppress(sqlite3.Error, ValueError):
             self._db.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (key, marshal.dumps(value)))
+
+
+def _first(row: tuple[str, bytes]) -> str:
+    return row[0]
 
 
 def _encode(result: dict[str, Any] | _Failure) -> bytes:

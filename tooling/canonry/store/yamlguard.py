@@ -204,3 +204,28 @@ def check_scalar(
     if not in_flow and event.end_mark.line > event.start_mark.line:  # multi-line quoted, in a block
         return under_indented(text, start, event.end_mark.index, frame[4] if frame is not None else -1)
     return None
+
+
+def flow_depth_position(text: str, max_depth: int) -> tuple[int, int] | None:
+    """Line and column of the bracket that opens level max_depth + 1, counting the document's mapping.
+
+    libyaml scans flow collections ahead and may stop at its own depth limit
+    before the event that crosses the loader's reaches it.
+    """
+    depth = 0 if text.lstrip()[:1] in ("[", "{") else 1
+    line, column, quote = 1, 0, ""
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > max_depth:
+                return line, column
+        elif char in "]}":
+            depth -= 1
+    return None

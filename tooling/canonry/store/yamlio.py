@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from contextlib import suppress
 from typing import Any
 
 import yaml
@@ -26,10 +27,9 @@ from . import yamlguard as guard
 from .yamldump import canonical_order as canonical_order
 from .yamldump import dump_yaml as dump_yaml
 
-try:  # libyaml's parser; the pure one gives the same events, slower
-    from yaml import CSafeLoader as _EventLoader
-except ImportError:  # pragma: no cover - libyaml is present wherever CI runs
-    from yaml import SafeLoader as _EventLoader  # type: ignore[assignment]
+_CParser: Any = None
+with suppress(ImportError):  # libyaml's parser; the pure one gives the same events, slower
+    from yaml._yaml import CParser as _CParser
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -39,14 +39,23 @@ Path = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
 _MAYBE_TYPED = frozenset("-+0123456789.~nNtTfF")
-_NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
-_TRUE = re.compile(r"(?:true|True|TRUE)\Z")
-_FALSE = re.compile(r"(?:false|False|FALSE)\Z")
-_INT10 = re.compile(r"[-+]?[0-9]+\Z")
-_INT8 = re.compile(r"0o[0-7]+\Z")
-_INT16 = re.compile(r"0x[0-9a-fA-F]+\Z")
-_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
+# The core schema's words (null, booleans) and numbers, tried in this order: the first
+# alternative that matches the whole scalar decides.
+_WORDS: dict[str, Any] = {
+    "~": None,
+    **dict.fromkeys(("null", "Null", "NULL"), None),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+}
+_NOT_A_WORD = object()
+_WORD_START = frozenset("~nNtTfF")
+_NUMBER = re.compile(
+    r"(?:(?P<int10>[-+]?[0-9]+)"
+    r"|(?P<int8>0o[0-7]+)"
+    r"|(?P<int16>0x[0-9a-fA-F]+)"
+    r"|(?P<float>[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)"
+    r"|(?P<special>[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)))\Z"
+)
 
 # C0/C1 controls other than LF, DEL, bidi controls, BOM, and tab (YAML's
 # indentation trap, reported on its own).
@@ -111,30 +120,33 @@ def _decode(data: bytes | str, source: str | None) -> str:
 
 def _resolve_plain(value: str) -> Any:
     """Resolve a plain scalar as the YAML 1.2 core schema does."""
-    if value and value[0] not in _MAYBE_TYPED:
-        return value  # most text: no core type starts with this character
-    if _NULL.match(value):
+    if not value:
         return None
-    if _TRUE.match(value):
-        return True
-    if _FALSE.match(value):
-        return False
-    if _INT10.match(value):
+    if value[0] not in _MAYBE_TYPED:
+        return value  # most text: no core type starts with this character
+    word = _WORDS.get(value, _NOT_A_WORD)
+    if word is not _NOT_A_WORD:
+        return word
+    if value[0] in _WORD_START:
+        return value  # null, true and false are the only core values starting with these
+    number = _NUMBER.match(value)
+    if number is None:
+        return value
+    kind = number.lastgroup
+    if kind == "int10":
         if len(value) > 400:
             raise ValueError(f"integer of {len(value.lstrip('+-'))} digits is too large")
         return int(value, 10)
-    if _INT8.match(value):
+    if kind == "int8":
         return int(value[2:], 8)
-    if _INT16.match(value):
+    if kind == "int16":
         return int(value[2:], 16)
-    if _FLOAT.match(value):
-        number = float(value)
-        if math.isinf(number):
+    if kind == "float":
+        result = float(value)
+        if math.isinf(result):
             raise ValueError(f"{value} is too large for a float")
-        return number
-    if _SPECIAL_FLOAT.match(value):
-        raise ValueError(f"{value} is not a number JSON can hold")
-    return value
+        return result
+    raise ValueError(f"{value} is not a number JSON can hold")
 
 
 def _short_tag(tag: str) -> str:
@@ -192,114 +204,121 @@ def _guard(problem: guard.Problem | None, text: str, source: str | None) -> None
 
 
 def _build(text: str, source: str | None, positions: dict[Path, Position] | None) -> Any:
-    # Each frame: [container, path, pending key or _NO_KEY, key marks, block indent, flow start or -1]
+    # Each frame: [container, path (kept only for positions), pending key or _NO_KEY,
+    # key marks, block indent, flow start or -1, whether the container is a mapping]
     stack: list[list[Any]] = []
+    frame: list[Any] | None = None  # stack[-1], or None at the top
     root: Any = None
     documents = 0
     no_key = _NO_KEY
+    maybe_typed = _MAYBE_TYPED
     bad_value = guard.BAD_VALUE_CHAR.search
     is_nfc = unicodedata.is_normalized
+    check_scalar = guard.check_scalar
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     _guard(guard.trailing_blank_line(text), text, source)
     # Scalar spans are needed only to tell a glued comment from a '#' inside text.
-    spans: list[tuple[int, int]] | None = [] if guard.GLUED_HASH.search(text) else None
-    events: Any = yaml.parse(text, Loader=_EventLoader)
+    spans: list[tuple[int, int]] | None = [] if "#" in text and guard.GLUED_HASH.search(text) else None
     try:
-        for event in events:
+        for event in _events(text):
             kind = type(event)
-            if kind is yaml.ScalarEvent or kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if kind is scalar_event:
                 if event.anchor is not None:
                     raise _error_at(f"anchor &{event.anchor} is not allowed", source, event.start_mark)
-                frame = stack[-1] if stack else None
-                if kind is yaml.ScalarEvent and (
-                    event.style or spans is not None or (frame and frame[5] >= 0)
-                ):
-                    _guard(
-                        guard.check_scalar(event, frame, text, spans), text, source
-                    )  # plain in block: none
-                if frame is not None and isinstance(frame[0], dict) and frame[2] is no_key:
-                    # this node is a key
-                    if kind is not yaml.ScalarEvent:
-                        raise _error_at("mapping keys must be strings", source, event.start_mark)
-                    if event.tag is None and event.implicit[0] and event.value == "<<":
-                        raise _error_at("merge keys (<<) are not allowed", source, event.start_mark)
-                    try:
-                        key = _scalar(event)
-                    except _TagError as exc:
-                        raise _error_at(str(exc), source, event.start_mark) from None
-                    except ValueError as exc:
-                        raise _error_at(str(exc), source, event.start_mark) from None
-                    if not isinstance(key, str):
-                        raise _error_at(
-                            f"mapping key {event.value} is not a string (quote it)",
-                            source,
-                            event.start_mark,
-                        )
-                    if (
-                        (event.style == '"' and bad_value(key))
-                        or "\n" in key
-                        or (not key.isascii() and not is_nfc("NFC", key))
-                    ):
-                        problem = guard.value_problem(key, key=True)
-                        if problem is not None:
-                            raise _error_at(problem, source, event.start_mark)
-                    if key in frame[0]:
-                        first = frame[3].get(key)
-                        hint = f" (first at line {first[0]})" if first else ""
-                        raise _error_at(f"duplicate key {key!r}{hint}", source, event.start_mark)
-                    frame[2] = key
-                    frame[3][key] = (event.start_mark.line + 1, event.start_mark.column + 1)
-                    continue
-                if frame is None:
-                    path: Path = ()
-                elif isinstance(frame[0], dict):
-                    path = (*frame[1], frame[2])
-                else:
-                    path = (*frame[1], len(frame[0]))
-                if positions is not None:
-                    positions[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
-                if kind is yaml.ScalarEvent:
+                style = event.style
+                if style or spans is not None or (frame is not None and frame[5] >= 0):
+                    _guard(check_scalar(event, frame, text, spans), text, source)  # plain in block: none
+                value = event.value
+                tag = event.tag
+                if tag is not None:
                     try:
                         value = _scalar(event)
-                    except _TagError as exc:
+                    except (_TagError, ValueError) as exc:
                         raise _error_at(str(exc), source, event.start_mark) from None
+                elif event.implicit[0] and (not value or value[0] in maybe_typed):
+                    try:
+                        value = _resolve_plain(value)
                     except ValueError as exc:
                         raise _error_at(str(exc), source, event.start_mark) from None
-                    # Outside double quotes every character is the text's own, already
-                    # checked by _decode; escapes and escaped line joins need a look.
-                    if value.__class__ is str and (
-                        (event.style == '"' and bad_value(value))
+                if frame is not None and frame[6] and frame[2] is no_key:  # this scalar is a key
+                    if value == "<<" and tag is None and event.implicit[0]:
+                        raise _error_at("merge keys (<<) are not allowed", source, event.start_mark)
+                    if not isinstance(value, str):
+                        raise _error_at(
+                            f"mapping key {event.value} is not a string (quote it)", source, event.start_mark
+                        )
+                    if (
+                        (style == '"' and bad_value(value))
+                        or "\n" in value
                         or (not value.isascii() and not is_nfc("NFC", value))
                     ):
-                        problem = guard.value_problem(value)
+                        problem = guard.value_problem(value, key=True)
                         if problem is not None:
                             raise _error_at(problem, source, event.start_mark)
-                else:
-                    tag = event.tag
-                    expect = "map" if kind is yaml.MappingStartEvent else "seq"
-                    if tag is not None and tag not in {"!", _CORE + expect}:
-                        raise _error_at(str(_TagError(tag)), source, event.start_mark)
-                    if len(stack) >= MAX_DEPTH:
-                        raise _error_at(f"nesting deeper than {MAX_DEPTH} levels", source, event.start_mark)
-                    value = {} if kind is yaml.MappingStartEvent else []
+                    if value in frame[0]:
+                        first = frame[3][value]
+                        hint = f" (first at line {first.line + 1})"
+                        raise _error_at(f"duplicate key {value!r}{hint}", source, event.start_mark)
+                    frame[2] = value
+                    frame[3][value] = event.start_mark
+                    continue
+                if positions is not None:
+                    positions[_path_in(frame)] = (event.start_mark.line + 1, event.start_mark.column + 1)
+                # Outside double quotes every character is the text's own, already
+                # checked by _decode; escapes and escaped line joins need a look.
+                if value.__class__ is str and (
+                    (style == '"' and bad_value(value)) or (not value.isascii() and not is_nfc("NFC", value))
+                ):
+                    problem = guard.value_problem(value)
+                    if problem is not None:
+                        raise _error_at(problem, source, event.start_mark)
                 if frame is None:
                     root = value
-                elif isinstance(frame[0], dict):
+                elif frame[6]:
                     frame[0][frame[2]] = value
                     frame[2] = no_key
                 else:
                     frame[0].append(value)
-                if kind is not yaml.ScalarEvent:
-                    indent = frame[4] if frame is not None else -1
-                    if event.flow_style:
-                        flow = frame[5] if frame is not None and frame[5] >= 0 else event.start_mark.index
-                    else:
-                        indent, flow = event.start_mark.column, -1
-                    stack.append([value, path, no_key, {}, indent, flow])
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            elif kind is map_end or kind is seq_end:
                 done = stack.pop()
-                if done[5] >= 0 and (not stack or stack[-1][5] < 0):  # the outermost flow collection
+                frame = stack[-1] if stack else None
+                if done[5] >= 0 and (frame is None or frame[5] < 0):  # the outermost flow collection
                     _guard(guard.under_indented(text, done[5], event.end_mark.index, done[4]), text, source)
-            elif kind is yaml.AliasEvent:
+            elif kind is map_start or kind is seq_start:
+                if event.anchor is not None:
+                    raise _error_at(f"anchor &{event.anchor} is not allowed", source, event.start_mark)
+                if frame is not None and frame[6] and frame[2] is no_key:
+                    raise _error_at("mapping keys must be strings", source, event.start_mark)
+                path = None
+                if positions is not None:
+                    path = _path_in(frame)
+                    positions[path] = (event.start_mark.line + 1, event.start_mark.column + 1)
+                tag = event.tag
+                is_map = kind is map_start
+                if tag is not None and tag not in {"!", _CORE + ("map" if is_map else "seq")}:
+                    raise _error_at(str(_TagError(tag)), source, event.start_mark)
+                if len(stack) >= MAX_DEPTH:
+                    raise _error_at(f"nesting deeper than {MAX_DEPTH} levels", source, event.start_mark)
+                value = {} if is_map else []
+                if frame is None:
+                    root = value
+                    indent, flow = -1, -1
+                else:
+                    if frame[6]:
+                        frame[0][frame[2]] = value
+                        frame[2] = no_key
+                    else:
+                        frame[0].append(value)
+                    indent, flow = frame[4], frame[5]
+                if not event.flow_style:
+                    indent, flow = event.start_mark.column, -1
+                elif flow < 0:
+                    flow = event.start_mark.index
+                frame = [value, path, no_key, {} if is_map else None, indent, flow, is_map]
+                stack.append(frame)
+            elif kind is alias_event:
                 raise _error_at(f"alias *{event.anchor} is not allowed", source, event.start_mark)
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
@@ -311,7 +330,7 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
         if "nesting depth" in problem:
             # libyaml scans flow collections ahead and may stop at its own depth
             # limit before the event that crosses ours reaches us: say it our way.
-            line, column = _flow_depth_position(text) or (
+            line, column = guard.flow_depth_position(text, MAX_DEPTH) or (
                 (mark.line + 1, mark.column + 1) if mark else (1, 1)
             )
             raise EntrySyntaxError(f"nesting deeper than {MAX_DEPTH} levels", source, line, column) from None
@@ -327,25 +346,18 @@ def _build(text: str, source: str | None, positions: dict[Path, Position] | None
     return root
 
 
-def _flow_depth_position(text: str) -> Position | None:
-    """Line and column of the bracket that opens level MAX_DEPTH + 1, counting the document's mapping."""
-    depth = 0 if text.lstrip()[:1] in ("[", "{") else 1
-    line, column, quote = 1, 0, ""
-    for char in text:
-        column += 1
-        if char == "\n":
-            line, column = line + 1, 0
-        elif quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return line, column
-        elif char in "]}":
-            depth -= 1
-    return None
+def _events(text: str) -> Any:
+    """libyaml's events, pulled straight from its parser (the pure parser's when libyaml is missing)."""
+    if _CParser is not None:
+        return iter(_CParser(text).get_event, None)
+    return yaml.parse(text, Loader=yaml.SafeLoader)
+
+
+def _path_in(frame: list[Any] | None) -> Path:
+    """The path of the next node of the frame's collection."""
+    if frame is None:
+        return ()
+    return (*frame[1], frame[2]) if frame[6] else (*frame[1], len(frame[0]))
 
 
 class _NoKey:
