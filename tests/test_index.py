@@ -144,6 +144,8 @@ def _flip_in_section(kind: str) -> Any:
         ("an entry dropped from the near index, digest recomputed", "near-trigrams"),
         ("a forged confidence moment, digest recomputed", "confidence-thresholds"),
         ("a section that is not what it claims, digest recomputed", "exact-keys"),
+        ("a listing whose count is not a number, digest recomputed", "listing: not a listing"),
+        ("thresholds made for another policy, digest recomputed", "another policy"),
     ],
 )
 def test_a_tampered_index_is_detected_and_ignored(
@@ -184,6 +186,17 @@ def test_a_tampered_index_is_detected_and_ignored(
     def garbage(sections: dict[str, bytes]) -> None:
         sections[named(sections, "exact-keys")] = b"CPF1 not a table"
 
+    def bad_listing(sections: dict[str, bytes]) -> None:
+        key = named(sections, "listing")
+        sections[key] = json.dumps({**json.loads(sections[key]), "entries": "many"}).encode()
+
+    def other_policy(sections: dict[str, bytes]) -> None:
+        key = named(sections, "confidence-thresholds")
+        fields = {k: bytes(v) for k, v in unpack_fields(sections[key]).items()}
+        params = json.loads(fields["params"])
+        fields["params"] = json.dumps({**params, "decay_rate": 0.0}).encode()
+        sections[key] = pack_fields(fields)
+
     if how == "flip a byte of the manifest":
         _rewrite(small_repo, tree, lambda b: b[:40] + bytes([b[40] ^ 1]) + b[41:], redigest=False)
     elif how == "flip a byte of a section":
@@ -202,6 +215,10 @@ def test_a_tampered_index_is_detected_and_ignored(
         _rewrite(small_repo, tree, moment, redigest=True)
     elif how == "a section that is not what it claims, digest recomputed":
         _rewrite(small_repo, tree, garbage, redigest=True)
+    elif how == "a listing whose count is not a number, digest recomputed":
+        _rewrite(small_repo, tree, bad_listing, redigest=True)
+    elif how == "thresholds made for another policy, digest recomputed":
+        _rewrite(small_repo, tree, other_policy, redigest=True)
     else:
         _rewrite(small_repo, tree, near, redigest=True)
     _forget(small_repo)
@@ -438,3 +455,35 @@ def test_the_holdout_gate_takes_the_pattern_table_from_the_index_and_derives_the
     monkeypatch.setattr(matching, "_compute", whole_library)
     got = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
     assert got.findings == expected.findings and got.metrics["holdout"] == expected.metrics["holdout"]
+
+
+def test_a_refused_nearby_index_gives_way_to_the_base_built_from_its_entries(
+    small_repo: Path, capsys: pytest.CaptureFixture[str]
+):
+    from canonry.store.packed import KeyedTable
+
+    r = Repository(small_repo)
+    derived.build(r, TreeState(r, r.resolve_commit("main")))
+    published = _mapping_tree(small_repo)
+    git(small_repo, "tag", "-a", "mapping/v1", "-m", "mapping v1")
+    write_entry(small_repo, "mapping", mapping_entry("m5", "desalination plant", "E36"))
+    git(small_repo, "add", "-A")
+    git(small_repo, "commit", "-q", "-m", "main moves on")
+    _draft(small_repo, "m9", "Desalination  Plant", "E37")
+    _forget(small_repo)
+    gates = ["duplicates", "conflicts", "confidence", "evidence", "identity"]
+    expected = run_gates(Repository(small_repo), "main", "draft/x", gates=gates)
+
+    def forged(sections: dict[str, bytes]) -> None:
+        key = next(k for k in sections if k.startswith("exact-keys/"))
+        rows = KeyedTable(sections[key]).rows()
+        sections[key] = KeyedTable.encode({k.replace("steel", "steal"): v for k, v in rows})
+
+    _rewrite(small_repo, published, forged, redigest=True)
+    _forget(small_repo)
+    got = run_gates(Repository(small_repo), "main", "draft/x", gates=gates)
+    assert got.findings == expected.findings
+    assert {k: v for k, v in got.metrics.items() if k != "seconds_per_gate"} == {
+        k: v for k, v in expected.metrics.items() if k != "seconds_per_gate"
+    }
+    assert "is not what its blob says" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from ..store.entries import store_for
 from ..store.registry import ConfidencePolicy, LibrarySpec
 from ..store.repo import Change
 from ..store.states import FileRef
-from .content import SectionValue, cached_section, nearby, section_at_hand
+from .content import SectionValue, nearby, section_at, section_at_hand
 from .context import GateContext
 from .derived import (
     Section,
@@ -73,7 +73,8 @@ def delta(ctx: GateContext, spec: LibrarySpec, section: Section, *, build: bool 
             tree = near
         elif not build:
             return None
-    value = cached_section(ctx.repo, state, spec, section, tree if tree != base_tree else None)
+    described, value = section_at(ctx.repo, state, spec, section, tree if tree != base_tree else None)
+    tree = described or base_tree
     return Delta(spec, tree, value, ctx.repo.diff_trees(tree, head_tree))
 
 

@@ -306,18 +306,31 @@ def cached_section(
 ) -> SectionValue:
     """A section of the index of a library at a state, opened; cached by the library's tree id.
 
+    `tree` names a nearby tree whose shipped index stands in for the state's (see
+    `section_at`, which also says which tree the value describes).
+    """
+    return section_at(repo, state, spec, section, tree)[1]
+
+
+def section_at(
+    repo: Repository, state: State, spec: LibrarySpec, section: Section, tree: str | None = None
+) -> tuple[str | None, SectionValue]:
+    """(the tree it describes, a section of the index of a library at a state, opened).
+
     Looked up in memory, then in the repository's cache, then in the index shipped
     for the tree (verified and audited); built from the entries only when all miss.
-    `tree` names a nearby tree whose shipped index stands in for the state's.
+    A nearby tree's shipped section that fails its checks is replaced by the
+    state's own, built from its entries.
     """
-    tree = tree or state.tree_id(spec.path)
+    own = state.tree_id(spec.path)
+    tree = tree or own
     if tree is None:
-        return section.open(section.make(source_of(state, spec)))
+        return None, section.open(section.make(source_of(state, spec)))
     key = f"{section.key(spec)}:{tree}"
     memory_key = f"{repo.git_dir}\0{key}"
     value = _MEMORY.get(memory_key)
     if value is not None:
-        return value
+        return tree, value
     store = store_for(repo)
     raw = store.get_result(key)
     try:
@@ -329,13 +342,13 @@ def cached_section(
 
         raw = shipped_section(repo, spec, tree, section)
         if raw is None:
-            if tree != state.tree_id(spec.path):
-                raise AssertionError("a nearby index is chosen only when it is shipped")
+            if tree != own:  # the nearby tree's index was refused: the state's own instead
+                return section_at(repo, state, spec, section)
             raw = section.make(source_of(state, spec))
         store.put_result(key, raw)
         value = section.open(raw)
     _remember(memory_key, value)
-    return value
+    return tree, value
 
 
 def _remember(key: str, value: Any) -> None:

@@ -275,6 +275,9 @@ def has_section(repo: Repository, spec: LibrarySpec, tree: str, section: Section
 
 def audit(repo: Repository, spec: LibrarySpec, tree: str, section: Section, value: Any) -> str | None:
     """Re-derive a random sample of the tree's entries from their blobs; why the section is wrong, or None."""
+    shape = _shape_problem(section, value)
+    if shape:
+        return f"{section.kind}: {shape}"
     sample = sample_files(repo, tree, AUDIT_SAMPLE)
     docs = _parse_sample(repo, spec, sample)
     present = {i: d for i, d in docs.items() if d is not None}
@@ -311,6 +314,38 @@ def audit(repo: Repository, spec: LibrarySpec, tree: str, section: Section, valu
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, PackedError):
         return f"{section.kind}: malformed"
     return None
+
+
+def _shape_problem(section: Section, value: Any) -> str | None:
+    """What is wrong with the form of an opened section (its JSON sections are untrusted data)."""
+    kind = section.kind
+    if kind == "listing":
+        if not (
+            isinstance(value, dict)
+            and all(type(value.get(k)) is int and value[k] >= 0 for k in ("files", "entries"))
+            and isinstance(value.get("odd"), list)
+            and all(isinstance(p, str) for p in value["odd"])
+        ):
+            return "not a listing"
+    elif kind == "cited-tally":
+        if not (isinstance(value, dict) and all(type(n) is int and n > 0 for n in value.values())):
+            return "not a tally"
+    elif kind == "pattern-rows":
+        if not (isinstance(value, dict) and all(_is_row(i, r) for i, r in value.items())):
+            return "not a pattern table"
+    elif kind == "confidence-thresholds" and Thresholds.params(value.policy, value.field) != section.params:
+        return "made for another policy than its name says"
+    return None
+
+
+def _is_row(entry_id: str, row: Any) -> bool:
+    return (
+        isinstance(row, list)
+        and len(row) == 5
+        and row[0] == entry_id
+        and all(isinstance(row[k], str) for k in (1, 2, 4))
+        and type(row[3]) in (int, float)
+    )
 
 
 def sample_files(repo: Repository, tree: str, count: int) -> list[tuple[str, str, int]]:

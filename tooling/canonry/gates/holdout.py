@@ -177,7 +177,7 @@ def _seed_rows(ctx: GateContext, spec: LibrarySpec, base_lib: Library) -> None:
     entry, and the head's is one tree diff away (learning.matching derives it).
     """
     from ..learning.matching import has_rows, seed_rows
-    from .content import cached_section, nearby, section_at_hand
+    from .content import nearby, section_at, section_at_hand
     from .derived import rows_section
 
     if base_lib.tree is None or has_rows(base_lib):
@@ -189,8 +189,10 @@ def _seed_rows(ctx: GateContext, spec: LibrarySpec, base_lib: Library) -> None:
         if near is None or not section_at_hand(ctx.repo, spec, near, section):
             return
         tree = near
-    rows = cached_section(ctx.repo, base_lib.state, spec, section, tree if tree != base_lib.tree else None)
-    seed_rows(ctx.repo, spec, tree, {i: tuple(r) for i, r in rows.items()})
+    described, rows = section_at(
+        ctx.repo, base_lib.state, spec, section, tree if tree != base_lib.tree else None
+    )
+    seed_rows(ctx.repo, spec, described or base_lib.tree, {i: tuple(r) for i, r in rows.items()})
 
 
 def _verdict(spec: LibrarySpec, c: Comparison, path: str) -> list[Finding]:

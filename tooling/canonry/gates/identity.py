@@ -15,6 +15,7 @@ from .entry import mode_problem
 from .findings import ERROR, Finding
 
 NAME = "identity"
+LOOKUPS = 2000  # past this many new names, folding every name costs less than looking each one up
 
 
 def check(ctx: GateContext) -> list[Finding]:
@@ -78,8 +79,8 @@ def _groups(ctx: GateContext, registry: Registry, new_paths: set[str]) -> list[l
     "odd" name); so the head's odd names (from the libraries' indexes and a tree diff,
     aggregates.odd_paths) and a lookup of each new path's folded name suffice.
     """
-    odd = _odd_names(ctx, registry)
-    if odd is None:  # off a pure tree: fold every name
+    odd = _odd_names(ctx, registry) if len(new_paths) <= LOOKUPS else None
+    if odd is None:  # off a pure tree, or many new names (a full check): fold every name
         by_fold: dict[str, list[str]] = {}
         for path in sorted(ctx.head.files(KNOWLEDGE)):
             by_fold.setdefault(nfc_casefold(path), []).append(path)
