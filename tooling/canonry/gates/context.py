@@ -120,8 +120,7 @@ class GateContext:
         if cached is not None:
             return cached
         if self.base is None or self.full:
-            head_files = self.head.files(prefix)
-            out = [FileChange(p, None, r) for p, r in sorted(head_files.items())]
+            out = [FileChange(p, None, r) for p, r in sorted(self._head_files(prefix).items())]
         else:
             base_tree = self.base.tree_id(prefix)
             head_tree = self.head.tree_id(prefix)
@@ -144,6 +143,13 @@ class GateContext:
             out = [c for c in out if any(c.path == p or c.path.startswith(p + "/") for p in self.only_paths)]
         self._changes[prefix] = out
         return out
+
+    def _head_files(self, prefix: str) -> dict[str, FileRef]:
+        """The head's files under prefix; under knowledge/, from one listing of knowledge/ (a full check)."""
+        if not prefix.startswith(KNOWLEDGE + "/"):
+            return self.head.files(prefix)
+        start = prefix + "/"
+        return {p: r for p, r in self.head.files(KNOWLEDGE).items() if p.startswith(start)}
 
     def changed_entries(self, spec: LibrarySpec) -> list[FileChange]:
         return self.changes(spec.path)

@@ -23,13 +23,13 @@ def check(ctx: GateContext) -> list[Finding]:
     registry = ctx.rules.registry
     if registry is None:
         return out
-    library_dirs = {spec.path for spec in registry.libraries.values()}
+    in_library = tuple(sorted(spec.path + "/" for spec in registry.libraries.values()))
     changes = ctx.changes(KNOWLEDGE)
     for change in changes:
         ref = change.new
         if ref is None:
             continue
-        if any(ref.path.startswith(d + "/") for d in library_dirs):
+        if ref.path.startswith(in_library):
             continue  # checked per file
         if ref.path.startswith(HOLDOUT_DIR + "/") and ref.path.count("/") == 2:
             problem = mode_problem(ref.mode)

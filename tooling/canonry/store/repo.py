@@ -305,12 +305,26 @@ class Repository(HistoryReader, ObjectWriter, GitCommands):
 
     def walk_tree(self, tree: str, prefix: str = "") -> Iterator[tuple[str, TreeItem]]:
         """Every non-tree item below tree, with its path relative to tree."""
-        for item in self.list_tree(tree):
-            path = f"{prefix}{item.name}"
-            if item.is_tree:
-                yield from self.walk_tree(item.oid, path + "/")
-            else:
-                yield path, item
+        for path, oid, mode in self.walk_files(tree, prefix):
+            yield path, TreeItem(path.rsplit("/", 1)[-1], oid, mode)
+
+    def walk_files(self, tree: str, prefix: str = "") -> list[tuple[str, str, int]]:
+        """(path relative to tree, blob id, mode) of every non-tree item below tree, in git's order."""
+        t = self._object(tree)
+        if not isinstance(t, pygit2.Tree):
+            raise CorruptObjectError(f"object {tree} is not a tree")
+        out: list[tuple[str, str, int]] = []
+        folders: list[tuple[str, str]] = []
+        with self._reading(f"the tree {tree}"):
+            for e in t:
+                mode = int(e.filemode)
+                if mode == TREE_MODE:
+                    folders.append((f"{prefix}{e.name}/", str(e.id)))
+                else:
+                    out.append((f"{prefix}{e.name}", str(e.id), mode))
+        for folder, oid in folders:
+            out.extend(self.walk_files(oid, folder))
+        return sorted(out) if folders else out
 
     def read_blob(self, oid: str) -> bytes:
         b = self._object(oid)

@@ -66,8 +66,8 @@ class TreeState(State):
         out: dict[str, FileRef] = {}
         if sub is not None:
             base = f"{prefix}/" if prefix else ""
-            for rel, item in self.repo.walk_tree(sub):
-                out[base + rel] = FileRef(base + rel, item.oid, item.mode)
+            for rel, oid, mode in self.repo.walk_files(sub):
+                out[base + rel] = FileRef(base + rel, oid, mode)
         self._files[prefix] = out
         return out
 
