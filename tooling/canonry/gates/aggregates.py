@@ -75,7 +75,10 @@ def delta(ctx: GateContext, spec: LibrarySpec, section: Section, *, build: bool 
             return None
     described, value = section_at(ctx.repo, state, spec, section, tree if tree != base_tree else None)
     tree = described or base_tree
-    return Delta(spec, tree, value, ctx.repo.diff_trees(tree, head_tree))
+    key = ("tree diff", tree, head_tree)
+    if key not in ctx.shared:  # one diff per pair of trees and run, whichever sections ask
+        ctx.shared[key] = ctx.repo.diff_trees(tree, head_tree)
+    return Delta(spec, tree, value, ctx.shared[key])
 
 
 def _doc(ctx: GateContext, spec: LibrarySpec, path: str, oid: str | None, mode: int | None) -> Any:
