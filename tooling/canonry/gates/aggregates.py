@@ -23,13 +23,12 @@ from ..store.registry import ConfidencePolicy, LibrarySpec
 from ..store.repo import Change
 from ..store.states import FileRef
 from .content import SectionValue, nearby, section_at, section_at_hand
-from .context import GateContext
+from .context import GateContext, nfc_casefold
 from .derived import (
     Section,
     citations_of,
     has_section,
     listing_section,
-    nfc_casefold,
     tally_section,
     thresholds_section,
 )

@@ -31,6 +31,7 @@ from ..store.registry import ConfidencePolicy, LibrarySpec
 from ..store.repo import Repository
 from ..store.rules import load_rules
 from ..store.states import FileRef, State
+from .context import nfc_casefold
 from .near import NearIndex, near_text, trigrams
 from .thresholds import Thresholds
 
@@ -56,10 +57,6 @@ def key_of(doc: Mapping[str, Any], fields: Iterable[str]) -> str | None:
 
 def conflict_values(doc: Mapping[str, Any], fields: Iterable[str]) -> str:
     return json.dumps([doc.get(f) for f in fields], sort_keys=True, ensure_ascii=False)
-
-
-def nfc_casefold(path: str) -> str:
-    return unicodedata.normalize("NFC", path).casefold()
 
 
 # --- what a section holds, as plain values (also laid over an index for newer entries) ----

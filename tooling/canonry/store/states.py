@@ -62,6 +62,10 @@ class TreeState(State):
         cached = self._files.get(prefix)
         if cached is not None:
             return cached
+        listed = _from_listed(self._files, prefix)
+        if listed is not None:
+            self._files[prefix] = listed
+            return listed
         sub = self.tree_id(prefix)
         out: dict[str, FileRef] = {}
         if sub is not None:
@@ -135,6 +139,10 @@ class WorkTreeState(State):
         cached = self._files.get(prefix)
         if cached is not None:
             return cached
+        listed = _from_listed(self._files, prefix)
+        if listed is not None:
+            self._files[prefix] = listed
+            return listed
         out = dict(self._base.files(prefix)) if self._base else {}
         start = prefix + "/" if prefix else ""
         for path, ref in self._overlay.items():
@@ -159,3 +167,12 @@ class WorkTreeState(State):
 
     def abspath(self, path: str) -> Path:
         return self.root / path
+
+
+def _from_listed(listed: dict[str, dict[str, FileRef]], prefix: str) -> dict[str, FileRef] | None:
+    """The files under prefix taken from a listing of a folder above it, when one was made."""
+    for folder, files in listed.items():
+        if prefix.startswith(folder + "/") or (folder == "" and prefix):
+            start = prefix + "/"
+            return {p: r for p, r in files.items() if p.startswith(start)}
+    return None
