@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zlib
@@ -13,26 +12,16 @@ from typing import Any
 import pytest
 from canonry.gates import content, derived
 from canonry.gates.engine import run_gates
-from canonry.store import entries
 from canonry.store import index as shipped
 from canonry.store.repo import Repository
 from canonry.store.rules import load_rules
 from canonry.store.states import TreeState
 from canonry.store.validation import FORMATS, is_date_time, is_uri, is_uuid
 from conftest import git, run
-from helpers import mapping_entry, write_entry
+from helpers import forget_caches, mapping_entry, write_entry
 from runtime_helpers import Daemon, bare_copy
 
-
-def _forget(repo: Path) -> None:
-    """What a fresh clone has: no local cache, nothing in memory."""
-    shutil.rmtree(repo / ".git" / "canonry", ignore_errors=True)
-    content._MEMORY.clear()
-    derived._SAMPLES.clear()
-    shipped._MEMORY.clear()
-    shipped._WARNED.clear()
-    entries._STORES.clear()
-    entries._MEMO.clear()
+_forget = forget_caches
 
 
 def _draft(repo: Path, entry_id: str, pattern: str, code: str, name: str = "draft/x") -> None:

@@ -11,12 +11,11 @@ from canonry.gates import confidence, content, derived
 from canonry.gates.engine import run_gates
 from canonry.gates.thresholds import Thresholds, blocked_from, is_blocked
 from canonry.store import entries
-from canonry.store import index as shipped
 from canonry.store.registry import ConfidencePolicy
 from canonry.store.repo import Repository
 from canonry.store.states import TreeState
 from conftest import git
-from helpers import mapping_entry, write_entry
+from helpers import forget_caches, mapping_entry, write_entry
 
 POLICIES = [
     ConfidencePolicy(decay_rate=0.0005, source_weights={"ai": 0.85, "user": 0.95}, caution=0.6),
@@ -53,15 +52,7 @@ def test_the_count_at_any_moment_is_the_brute_force_count(policy: ConfidencePoli
         assert {i for i, d in docs.items() if index.is_blocked_at(i, at, d)} == brute
 
 
-def _forget(repo: Path) -> None:
-    import shutil
-
-    shutil.rmtree(repo / ".git" / "canonry", ignore_errors=True)
-    content._MEMORY.clear()
-    derived._SAMPLES.clear()
-    shipped._MEMORY.clear()
-    entries._STORES.clear()
-    entries._MEMO.clear()
+_forget = forget_caches
 
 
 def test_the_gate_counts_others_as_judging_every_entry_would(
