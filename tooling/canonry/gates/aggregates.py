@@ -92,6 +92,13 @@ def _doc(ctx: GateContext, spec: LibrarySpec, path: str, oid: str | None, mode: 
 def entry_count(ctx: GateContext, spec: LibrarySpec) -> int:
     """How many entry files the head's library holds."""
     found = delta(ctx, spec, listing_section(spec), build=False)
+    if found is None and (ctx.base is None or ctx.full) and not ctx.only_paths:
+        base = len(spec.path) + 1  # a full check has listed every file already
+        return sum(
+            1
+            for c in ctx.changes(spec.path)
+            if c.new is not None and spec.id_from_relative_path(c.path[base:]) is not None
+        )
     if found is None:
         return len(ctx.head_library(spec))  # a listing: cheaper than building the index
     count = int(found.value["entries"])
