@@ -53,13 +53,13 @@ def forget_caches(repo: Path) -> None:
     """What a fresh clone has: no local cache, nothing in memory (the gates' and the store's)."""
     import shutil
 
-    from canonry.gates import content, derived
+    from canonry.gates import content, index_audit
     from canonry.store import entries
     from canonry.store import index as shipped
 
     shutil.rmtree(repo / ".git" / "canonry", ignore_errors=True)
     content._MEMORY.clear()
-    derived._SAMPLES.clear()
+    index_audit._SAMPLES.clear()
     shipped._MEMORY.clear()
     shipped._WARNED.clear()
     entries._STORES.clear()

@@ -338,7 +338,7 @@ def section_at(
     except PackedError:
         value = None  # a damaged local cache: rebuild
     if value is None:
-        from .derived import shipped_section
+        from .index_audit import shipped_section
 
         raw = shipped_section(repo, spec, tree, section)
         if raw is None:

@@ -11,7 +11,7 @@ reader checks the key (the tree id), the format version and the manifest's
 digest when it opens the object, and a section's digest when it first reads
 it; anything that fails is ignored with a warning and the index is built from
 the entries instead. The gates also re-derive a sample of entries of the tree
-itself (derived.py) before they use a section.
+itself (gates/index_audit.py) before they use a section.
 
 Layering: this module knows sections as named byte strings; what a section
 holds is defined by whoever builds it (gates/derived.py).
