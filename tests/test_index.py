@@ -476,3 +476,31 @@ def test_a_refused_nearby_index_gives_way_to_the_base_built_from_its_entries(
         k: v for k, v in expected.metrics.items() if k != "seconds_per_gate"
     }
     assert "is not what its blob says" in capsys.readouterr().err
+
+
+def test_a_rerun_holdout_check_reads_its_verdicts_instead_of_building_the_matcher(
+    small_repo: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from canonry.learning import evaluators, matching
+
+    lines = ["cases:", "- id: h-1", "  language: en", "  sector_code: E36", "  text: water desalination"]
+    (small_repo / "knowledge/holdout").mkdir(parents=True, exist_ok=True)
+    (small_repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines) + "\n")
+    git(small_repo, "add", "-A")
+    git(small_repo, "commit", "-q", "-m", "a holdout set")
+    _draft(small_repo, "m9", "water desalination", "E36")
+    first = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
+    matching._MEMORY.clear()
+    matching._LAST_TREE.clear()
+
+    def refuse(*_args: Any) -> Any:
+        raise AssertionError("the matcher was built again")
+
+    monkeypatch.setattr(evaluators, "pattern_index", refuse)
+    again = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
+    assert again.findings == first.findings and again.metrics["holdout"] == first.metrics["holdout"]
+    (small_repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines).replace("E36", "C24") + "\n")
+    git(small_repo, "commit", "-q", "-am", "another holdout set")
+    _draft(small_repo, "m9", "water desalination", "E36", name="draft/y")
+    measured = run_gates(Repository(small_repo), "main", "draft/y", gates=["holdout"])
+    assert any("built again" in f.message for f in measured.findings)  # another exam: measured anew

@@ -22,8 +22,14 @@ from typing import Any
 
 from ..errors import HoldoutError
 from ..learning import override_ids_of, override_texts
-from ..learning.evaluators import Comparison, HoldoutCase, HoldoutSet, compare, describe_case, read_holdout
-from ..learning.functions import evaluate
+from ..learning.evaluators import (
+    Comparison,
+    HoldoutCase,
+    HoldoutSet,
+    compare,
+    describe_case,
+    read_holdout,
+)
 from ..learning.matching import read_entries
 from ..store.entries import Library
 from ..store.registry import LibrarySpec, Registry
@@ -31,6 +37,7 @@ from ..store.states import State
 from ..store.text import normalize_text
 from .context import GateContext
 from .findings import ERROR, WARNING, Finding
+from .holdout_measure import evaluate_cached, seed_rows_from_index
 from .near import NearIndex
 
 NAME = "holdout"
@@ -154,45 +161,21 @@ def _check_library(ctx: GateContext, spec: LibrarySpec, base: State | None) -> l
     head_lib = ctx.head_library(spec)
     base_lib = Library(base, spec) if base is not None else None
     if base_lib is not None:
-        _seed_rows(ctx, spec, base_lib)
+        seed_rows_from_index(ctx, spec, base_lib)
+    exam = _blob(exam_state, path)
     try:
         # the base first: the head's patterns are then derived from its through a tree diff
-        base_eval = evaluate(spec.holdout, base_lib, holdout.cases) if base_lib is not None else None
+        base_eval = evaluate_cached(ctx, spec, base_lib, holdout, exam) if base_lib is not None else None
         if base_eval is not None and base_lib is not None and base_lib.tree == head_lib.tree is not None:
             head_eval = base_eval
         else:
-            head_eval = evaluate(spec.holdout, head_lib, holdout.cases)
+            head_eval = evaluate_cached(ctx, spec, head_lib, holdout, exam)
     except HoldoutError as exc:
         return [*out, finding(f"{exc.problem}: the holdout gate cannot measure this draft")]
     comparison = compare(holdout.cases, base_eval, head_eval)
     ctx.metrics.setdefault("holdout", {})[spec.name] = comparison.to_metrics()
     out.extend(_verdict(spec, comparison, path))
     return out
-
-
-def _seed_rows(ctx: GateContext, spec: LibrarySpec, base_lib: Library) -> None:
-    """Hand the matcher the base's pattern table from a shipped index, when one is at hand.
-
-    The base's (or a nearby published tree's) table then costs no parse of every
-    entry, and the head's is one tree diff away (learning.matching derives it).
-    """
-    from ..learning.matching import has_rows, seed_rows
-    from .content import nearby, section_at, section_at_hand
-    from .derived import rows_section
-
-    if base_lib.tree is None or has_rows(base_lib):
-        return
-    section = rows_section(spec)
-    tree = base_lib.tree
-    if not section_at_hand(ctx.repo, spec, tree, section):
-        near = nearby(ctx, spec)
-        if near is None or not section_at_hand(ctx.repo, spec, near, section):
-            return
-        tree = near
-    described, rows = section_at(
-        ctx.repo, base_lib.state, spec, section, tree if tree != base_lib.tree else None
-    )
-    seed_rows(ctx.repo, spec, described or base_lib.tree, {i: tuple(r) for i, r in rows.items()})
 
 
 def _verdict(spec: LibrarySpec, c: Comparison, path: str) -> list[Finding]:
