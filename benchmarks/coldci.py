@@ -139,28 +139,41 @@ def run_section(
             fetch.samples.append(run_command(["git", "-C", str(clone), "fetch", "-q", "origin", refspec]))
         fetch.samples[-1]["index_bytes"] = index_bytes
 
-        gate = [*canonry, "gate", "--repo", str(clone), "--base", V1, "--head", V2, "--format", "json"]
+        def gate_of(base: str, head: str) -> list[str]:
+            return [
+                *canonry,
+                "gate",
+                "--repo",
+                str(clone),
+                "--base",
+                base,
+                "--head",
+                head,
+                "--format",
+                "json",
+            ]
+
+        def cold_and_warm(
+            cmd: list[str], cold_key: str, cold_what: str, warm_key: str, warm_what: str
+        ) -> None:
+            """Each run after removing the local cache (cold), then again (warm)."""
+            cold, warm = row(cold_key, cold_what), row(warm_key, warm_what)
+            for _ in range(repeat):
+                shutil.rmtree(clone / ".git" / "canonry", ignore_errors=True)
+                cold.samples.append(run_command(cmd))
+                warm.samples.append(run_command(cmd))
+
+        gate = gate_of(V1, V2)
         gitdiff = row("ci_git_diff", f"`git diff --name-status {V1} {V2}` in the clone, whole command")
         for _ in range(repeat):
             gitdiff.samples.append(run_command(["git", "-C", str(clone), "diff", "--name-status", V1, V2]))
         progress(f"[{size}] ci: canonry gate, fresh clone with the index, cold / warm")
         what = "`canonry gate` of the 150-entry change, fresh clone, index fetched, cold"
-        cold = row("gate_fresh_clone", what)
-        warm = row("gate_warm", "the same gate again (cache warm)")
-        for _ in range(repeat):
-            shutil.rmtree(clone / ".git" / "canonry", ignore_errors=True)
-            cold.samples.append(run_command(gate))
-            warm.samples.append(run_command(gate))
+        cold_and_warm(gate, "gate_fresh_clone", what, "gate_warm", "the same gate again (cache warm)")
         progress(f"[{size}] ci: canonry gate with a holdout set, fresh clone with the index, cold / warm")
-        h1, h2 = _with_holdout(clone)
-        hgate = [*canonry, "gate", "--repo", str(clone), "--base", h1, "--head", h2, "--format", "json"]
         what = "the same change with this project's holdout set (712 cases) on both sides, cold"
-        hcold = row("gate_holdout_cold", what)
-        hwarm = row("gate_holdout_warm", "the same gate with the holdout set again (cache warm)")
-        for _ in range(repeat):
-            shutil.rmtree(clone / ".git" / "canonry", ignore_errors=True)
-            hcold.samples.append(run_command(hgate))
-            hwarm.samples.append(run_command(hgate))
+        again = "the same gate with the holdout set again (cache warm)"
+        cold_and_warm(gate_of(*_with_holdout(clone)), "gate_holdout_cold", what, "gate_holdout_warm", again)
         progress(f"[{size}] ci: canonry gate without the index ({slow_repeat} run(s))")
         noindex = row("gate_no_index", "`canonry gate`, fresh clone without the index, cold")
         hidden = scratch / "refs-canonry"

@@ -406,6 +406,17 @@ def test_evidence_and_confidence_derive_the_head_from_the_shipped_values(
     assert got.findings == expected.findings and got.metrics.get("overrides_ingested") == {"mapping": 0}
 
 
+def _commit_holdout(repo: Path, cases: list[tuple[str, str, str]]) -> None:
+    """Commit knowledge/holdout/mapping.yaml with these (id, text, sector code) cases."""
+    lines = ["cases:"]
+    for case_id, text, code in cases:
+        lines += [f"- id: {case_id}", "  language: en", f"  sector_code: {code}", f"  text: {text}"]
+    (repo / "knowledge/holdout").mkdir(parents=True, exist_ok=True)
+    (repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines) + "\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a holdout set")
+
+
 def test_the_holdout_gate_takes_the_pattern_table_from_the_index_and_derives_the_head(
     small_repo: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -417,13 +428,7 @@ def test_the_holdout_gate_takes_the_pattern_table_from_the_index_and_derives_the
         ("h-3", "general hospital", "Q86"),
         ("h-4", "water desalination", "E36"),
     ]
-    lines = ["cases:"]
-    for case_id, text, code in cases:
-        lines += [f"- id: {case_id}", "  language: en", f"  sector_code: {code}", f"  text: {text}"]
-    (small_repo / "knowledge/holdout").mkdir(parents=True, exist_ok=True)
-    (small_repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines) + "\n")
-    git(small_repo, "add", "-A")
-    git(small_repo, "commit", "-q", "-m", "a holdout set")
+    _commit_holdout(small_repo, cases)
     r = Repository(small_repo)
     derived.build(r, TreeState(r, r.resolve_commit("main")))
     _draft(small_repo, "m9", "water desalination", "E36")
@@ -483,11 +488,7 @@ def test_a_rerun_holdout_check_reads_its_verdicts_instead_of_building_the_matche
 ):
     from canonry.learning import evaluators, matching
 
-    lines = ["cases:", "- id: h-1", "  language: en", "  sector_code: E36", "  text: water desalination"]
-    (small_repo / "knowledge/holdout").mkdir(parents=True, exist_ok=True)
-    (small_repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines) + "\n")
-    git(small_repo, "add", "-A")
-    git(small_repo, "commit", "-q", "-m", "a holdout set")
+    _commit_holdout(small_repo, [("h-1", "water desalination", "E36")])
     _draft(small_repo, "m9", "water desalination", "E36")
     first = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
     matching._MEMORY.clear()
@@ -499,8 +500,7 @@ def test_a_rerun_holdout_check_reads_its_verdicts_instead_of_building_the_matche
     monkeypatch.setattr(evaluators, "pattern_index", refuse)
     again = run_gates(Repository(small_repo), "main", "draft/x", gates=["holdout"])
     assert again.findings == first.findings and again.metrics["holdout"] == first.metrics["holdout"]
-    (small_repo / "knowledge/holdout/mapping.yaml").write_text("\n".join(lines).replace("E36", "C24") + "\n")
-    git(small_repo, "commit", "-q", "-am", "another holdout set")
+    _commit_holdout(small_repo, [("h-1", "water desalination", "C24")])  # another exam
     _draft(small_repo, "m9", "water desalination", "E36", name="draft/y")
     measured = run_gates(Repository(small_repo), "main", "draft/y", gates=["holdout"])
     assert any("built again" in f.message for f in measured.findings)  # another exam: measured anew

@@ -11,7 +11,6 @@ laid over it like the draft's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,7 +188,9 @@ def _landing(ctx: GateContext, spec: LibrarySpec) -> Landing:
                 out.fresh[entry_id] = doc
     tip = ctx.options.base_tip
     if isinstance(tip, State) and ctx.base is not None and tip.commit != ctx.base.commit:
-        for entry_id, doc in _main_changes(ctx.repo, ctx.base, tip, spec):
+        for entry_id, doc in _tree_changes(
+            ctx.repo, ctx.base.tree_id(spec.path), tip.tree_id(spec.path), spec
+        ):
             if entry_id in touched:
                 continue  # the draft's version stands (the conflicts gate compares them)
             out.stale.add(entry_id)
@@ -240,9 +241,15 @@ def _nearby(repo: Repository, spec: LibrarySpec, tree: str | None) -> str | None
 
 
 def _tree_changes(
-    repo: Repository, old_tree: str, new_tree: str, spec: LibrarySpec
+    repo: Repository, old_tree: str | None, new_tree: str | None, spec: LibrarySpec
 ) -> list[tuple[str, dict[str, Any] | None]]:
-    """(entry id, its entry at new_tree or None) for every entry that differs between two library trees."""
+    """(entry id, its entry at new_tree or None) for every entry that differs between two library trees.
+
+    None also for an entry that is not a plain file or does not parse there (the
+    per-file gates report those).
+    """
+    if old_tree == new_tree:
+        return []
     out = []
     store = store_for(repo)
     for change in repo.diff_trees(old_tree, new_tree):
@@ -250,34 +257,13 @@ def _tree_changes(
         if entry_id is None:
             continue
         doc = None
-        if change.new_oid is not None and change.new_mode is not None:
+        if change.new_oid is not None and change.new_mode == BLOB_MODE:
             try:
-                ref = FileRef(f"{spec.path}/{change.path}", change.new_oid, change.new_mode)
-                doc = store.parse_blob(repo, ref)
+                doc = store.parse_blob(repo, FileRef(f"{spec.path}/{change.path}", change.new_oid, BLOB_MODE))
             except EntrySyntaxError:
                 doc = None
         out.append((entry_id, doc))
     return out
-
-
-def _main_changes(
-    repo: Repository, base: State, tip: State, spec: LibrarySpec
-) -> Iterable[tuple[str, dict[str, Any] | None]]:
-    old_tree, new_tree = base.tree_id(spec.path), tip.tree_id(spec.path)
-    if old_tree == new_tree:
-        return
-    for change in repo.diff_trees(old_tree, new_tree):
-        entry_id = spec.id_from_relative_path(change.path)
-        if entry_id is None:
-            continue
-        doc = None
-        if change.new_oid is not None and change.new_mode == BLOB_MODE:
-            path = f"{spec.path}/{change.path}"
-            try:
-                doc = parse_blob(repo, tip, FileRef(path, change.new_oid, change.new_mode))
-            except EntrySyntaxError:
-                doc = None
-        yield entry_id, doc
 
 
 def _library(ctx: GateContext, spec: LibrarySpec) -> Library:

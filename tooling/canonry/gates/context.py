@@ -146,11 +146,10 @@ class GateContext:
         return out
 
     def _head_files(self, prefix: str) -> dict[str, FileRef]:
-        """The head's files under prefix; under knowledge/, from one listing of knowledge/ (a full check)."""
-        if not prefix.startswith(KNOWLEDGE + "/"):
-            return self.head.files(prefix)
-        start = prefix + "/"
-        return {p: r for p, r in self.head.files(KNOWLEDGE).items() if p.startswith(start)}
+        """The head's files under prefix; knowledge/ listed first, once, so each library is taken from it."""
+        if prefix.startswith(KNOWLEDGE + "/"):
+            self.head.files(KNOWLEDGE)  # the state serves the folders below a listed one from it
+        return self.head.files(prefix)
 
     def changed_entries(self, spec: LibrarySpec) -> list[FileChange]:
         return self.changes(spec.path)

@@ -209,14 +209,7 @@ def _combine(into: GateResult, part: GateResult) -> None:
     entry and place (often worded with more context there): the first one stays.
     """
     seen = {_place(f) for f in into.findings}
-    into.findings.extend(f for f in part.findings if _place(f) not in seen)
-    into.gates.extend(g for g in part.gates if g not in into.gates)
-    for key, value in part.metrics.items():
-        if isinstance(value, dict) and isinstance(into.metrics.get(key), dict):
-            into.metrics[key].update(value)
-        else:
-            into.metrics[key] = value
-    into.sort()
+    into.absorb(part, [f for f in part.findings if _place(f) not in seen])
 
 
 def _place(f: Finding) -> tuple[object, ...]:

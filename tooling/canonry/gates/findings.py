@@ -94,6 +94,17 @@ class GateResult:
     def sort(self) -> None:
         self.findings = sorted(set(self.findings), key=_key)
 
+    def absorb(self, part: GateResult, findings: list[Finding] | None = None) -> None:
+        """Add part's findings (or the given ones of them), gates and metrics to this result, sorted."""
+        self.findings.extend(part.findings if findings is None else findings)
+        self.gates.extend(g for g in part.gates if g not in self.gates)
+        for key, value in part.metrics.items():
+            if isinstance(value, dict) and isinstance(self.metrics.get(key), dict):
+                self.metrics[key].update(value)
+            else:
+                self.metrics[key] = value
+        self.sort()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": "canonry.gate/v1",

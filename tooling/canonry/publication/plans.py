@@ -114,11 +114,11 @@ def plan_release(repo: Repository, who: Identity, base: str) -> Plan:
         if since is None:
             # A first version has nothing to compare with: check its content in full, and
             # measure its holdout so the tag records the accuracy it was published at.
-            _combine(result, validate(repo, ref=base, libraries=names))
+            result.absorb(validate(repo, ref=base, libraries=names))
             part = run_gates(repo, base, base, gates=["holdout"], libraries=names)
         else:
             part = run_gates(repo, since, base, libraries=names)
-        _combine(result, part)
+        result.absorb(part)
     _check(result, "main does not pass the gates")
     now = epoch_now()
     draft = _draft_of_merge(repo.commit(base).message)
@@ -132,17 +132,6 @@ def plan_release(repo: Repository, who: Identity, base: str) -> Plan:
 def _check(result: GateResult, what: str) -> None:
     if not result.ok:
         raise GatesFailedError(f"{what}: {len(result.errors)} error(s); nothing was published", result)
-
-
-def _combine(into: GateResult, part: GateResult) -> None:
-    into.findings.extend(part.findings)
-    into.gates.extend(g for g in part.gates if g not in into.gates)
-    for key, value in part.metrics.items():
-        if isinstance(value, dict) and isinstance(into.metrics.get(key), dict):
-            into.metrics[key].update(value)
-        else:
-            into.metrics[key] = value
-    into.sort()
 
 
 def _merge(repo: Repository, merge_base: str, base: str, head: str, branch: str) -> str:

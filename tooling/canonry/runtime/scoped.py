@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import UnknownEntryError, UnknownSectorError
 from ..learning.mapper import MapAnswer, match_text
 from ..store.confidence import EffectiveConfidence, effective_confidence
-from ..store.entries import Entry, Library, store_for
+from ..store.entries import Entry, Library, sector_defaults, store_for
 from ..store.registry import ConfidencePolicy
 from ..store.rules import load_rules
 from ..store.states import FileRef
@@ -216,16 +216,7 @@ class ScopedLibrary(Mapping[str, Entry]):
         def usable(e: Entry) -> bool:
             return include_blocked or not isinstance(e, RuntimeEntry) or e.band != BLOCKED
 
-        entries = [e for e in self.load().values() if usable(e)]
-        typed = [e for e in entries if assumption_type is None or e.get("assumption_type") == assumption_type]
-        own = [e for e in typed if e.get("sector_code") == sector_code]
-        covered = {e.get("assumption_type") for e in own}
-        wide = [e for e in typed if e.get("sector_code") is None and e.get("assumption_type") not in covered]
-
-        def key(e: Entry) -> tuple[str, str]:
-            return (str(e.get("assumption_type")), str(e.get("id")))
-
-        return sorted(own, key=key) + sorted(wide, key=key)
+        return sector_defaults([e for e in self.load().values() if usable(e)], sector_code, assumption_type)
 
     def get(self, entry_id: str, default: Any = None) -> Any:
         try:

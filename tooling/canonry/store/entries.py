@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import marshal
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import EntrySyntaxError, UnknownEntryError
@@ -239,16 +239,7 @@ class Library(Mapping[str, Entry]):
 
         An economy-wide default is left out where the sector has its own of the same type.
         """
-        entries = self.load().values()
-        typed = [e for e in entries if assumption_type is None or e.get("assumption_type") == assumption_type]
-        own = [e for e in typed if e.get("sector_code") == sector_code]
-        covered = {e.get("assumption_type") for e in own}
-        wide = [e for e in typed if e.get("sector_code") is None and e.get("assumption_type") not in covered]
-
-        def key(e: Entry) -> tuple[str, str]:
-            return (str(e.get("assumption_type")), str(e.get("id")))
-
-        return sorted(own, key=key) + sorted(wide, key=key)
+        return sector_defaults(self.load().values(), sector_code, assumption_type)
 
     def __repr__(self) -> str:
         where = self.tag or self.state.label
@@ -261,3 +252,16 @@ def parse_blob(repo: Repository, state: State, ref: FileRef) -> dict[str, Any]:
     if isinstance(result, _Failure):
         raise result.error
     return result
+
+
+def sector_defaults(entries: Iterable[Entry], sector_code: str, assumption_type: str | None) -> list[Entry]:
+    """A sector's own defaults first, then economy-wide ones (sector_code null) of the types it lacks."""
+    typed = [e for e in entries if assumption_type is None or e.get("assumption_type") == assumption_type]
+    own = [e for e in typed if e.get("sector_code") == sector_code]
+    covered = {e.get("assumption_type") for e in own}
+    wide = [e for e in typed if e.get("sector_code") is None and e.get("assumption_type") not in covered]
+
+    def key(e: Entry) -> tuple[str, str]:
+        return (str(e.get("assumption_type")), str(e.get("id")))
+
+    return sorted(own, key=key) + sorted(wide, key=key)
